@@ -1,0 +1,223 @@
+#include "agent/agent.h"
+
+#include <utility>  // before Boost: Boost 1.74's Asio uses std::exchange under C++20
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+
+#include "common/files.h"
+#include "common/logging.h"
+#include "common/strings.h"
+#include "config/config.h"
+#include "ingest/api.h"
+#include "ingest/http_server.h"
+#include "outputs/fanout.h"
+#include "runner/cli_log.h"
+#include "runner/python_dir.h"
+#include "runner/supervisor.h"
+#include "store/query.h"
+#include "store/sqlite_store.h"
+
+extern char** environ;
+
+namespace pythond::agent {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t WallNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+std::vector<std::string> CurrentEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  return env;
+}
+
+// The address scripts should use: a wildcard listen address is reached via loopback.
+std::string ClientAddress(const std::string& bound) {
+  if (StartsWith(bound, "0.0.0.0:")) return "127.0.0.1:" + bound.substr(8);
+  if (StartsWith(bound, "[::]:")) return "[::1]:" + bound.substr(5);
+  return bound;
+}
+
+config::EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> const char* { return std::getenv(name.c_str()); };
+}
+
+}  // namespace
+
+int RunAgent(const RunOptions& options) {
+  auto loaded = config::LoadConfig(options.root, ProcessEnv());
+  if (!loaded.ok()) {
+    (void)InitLogging("info", "");
+    LOG_ERROR("{}", loaded.status().message());
+    return 1;
+  }
+  config::Config cfg = std::move(*loaded);
+  if (!options.listen.empty()) cfg.listen = options.listen;
+  if (!options.log_level.empty()) cfg.log_level = options.log_level;
+  if (Status s = InitLogging(cfg.log_level, cfg.log_file.string()); !s.ok()) {
+    (void)InitLogging("info", "");
+    LOG_ERROR("{}", s.message());
+    return 1;
+  }
+  for (const auto& w : cfg.warnings) LOG_WARN("config: {}", w);
+  LOG_INFO("pythond {} starting: root {}, {} input(s)", PYTHOND_VERSION, cfg.root.string(),
+           cfg.inputs.size());
+
+  fs::path python_dir = runner::FindPythonDir();
+  if (python_dir.empty()) {
+    LOG_ERROR("cannot find pythond_worker.py (set PYTHOND_PYTHON_DIR to the folder holding it)");
+    return 1;
+  }
+
+  store::StoreOptions store_options;
+  store_options.path = cfg.store_path;
+  store_options.retention_ns = cfg.store_retention_ns;
+  store_options.max_queue_bytes = cfg.store_max_queue_bytes;
+  auto store = store::SqliteStore::Open(store_options);
+  if (!store.ok()) {
+    LOG_ERROR("{}", store.status().message());
+    return 1;
+  }
+
+  asio::io_context io;
+  outputs::Fanout fanout;
+  fanout.Add(store->get());
+  ingest::Api api(&fanout, WallNowNs, PYTHOND_VERSION, Hostname());
+  ingest::HttpServer http(io, ingest::HttpServerOptions{cfg.listen},
+                          [&api](const ingest::Request& r) { return api.Handle(r); });
+  if (Status s = http.Start(); !s.ok()) {
+    LOG_ERROR("{}", s.message());
+    return 1;
+  }
+  std::string bound = http.bound_address();
+
+  std::shared_ptr<spdlog::logger> cli_log;
+  if (auto opened = runner::OpenCliLog(cfg.seed_log_dir); opened.ok()) {
+    cli_log = *opened;
+  } else {
+    LOG_WARN("{} (the runner log is disabled)", opened.status().message());
+  }
+
+  runner::SupervisorOptions sup_options;
+  sup_options.root = cfg.root;
+  sup_options.python_dir = python_dir;
+  sup_options.http_addr = ClientAddress(bound);
+  sup_options.seed_log_dir = cfg.seed_log_dir;
+  sup_options.stop_grace_ns = cfg.stop_grace_ns;
+  sup_options.restart_backoff_max_ns = cfg.restart_backoff_max_ns;
+  sup_options.cli_log = cli_log;
+  sup_options.base_env = CurrentEnvironment;
+  runner::Supervisor supervisor(io, sup_options, cfg.inputs);
+
+  // Runtime facts for tools (tests, `make run`, later `pythond monitor`).
+  fs::path run_file = cfg.data_dir() / "run.json";
+  std::string run_json = "{\"pid\":" + std::to_string(getpid()) +
+                         ",\"listen\":" + JsonQuote(bound) +
+                         ",\"store\":" + JsonQuote(cfg.store_path.string()) +
+                         ",\"version\":" + JsonQuote(PYTHOND_VERSION) + "}\n";
+  if (Status s = WriteFileAtomic(run_file, run_json); !s.ok()) LOG_WARN("{}", s.message());
+
+  asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+  asio::signal_set hup_signal(io, SIGHUP);
+  asio::signal_set child_signal(io, SIGCHLD);
+
+  bool stopping = false;
+  auto reap = [&supervisor] {
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) supervisor.OnChildExit(pid, status);
+  };
+  std::function<void()> wait_child = [&] {
+    child_signal.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      reap();
+      wait_child();
+    });
+  };
+  wait_child();
+  std::function<void()> wait_hup = [&] {
+    hup_signal.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      LOG_WARN(
+          "SIGHUP: configuration reload is not implemented yet; restart the agent to apply "
+          "changes");
+      wait_hup();
+    });
+  };
+  wait_hup();
+  stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    stopping = true;
+    LOG_INFO("{}: stopping workers (grace {} ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+             cfg.stop_grace_ns / 1'000'000);
+    supervisor.Stop([&] {
+      http.Stop();
+      hup_signal.cancel();
+      child_signal.cancel();
+      io.stop();
+    });
+  });
+
+  LOG_INFO("listening on http://{} (store {}, seed logs in {})", bound, cfg.store_path.string(),
+           cfg.seed_log_dir.string());
+  supervisor.Start();
+  reap();  // a worker may have died before the SIGCHLD handler was armed
+  io.run();
+
+  (*store)->Stop();
+  auto stats = (*store)->Stats();
+  std::error_code ec;
+  fs::remove(run_file, ec);
+  LOG_INFO("stopped: {} row(s) stored in {} transaction(s)", stats.rows_written,
+           stats.transactions);
+  spdlog::default_logger()->flush();
+  return stopping ? 0 : 1;
+}
+
+int RunQueryCommand(const fs::path& root, const std::string& format, const std::string& sql) {
+  store::QueryFormat f;
+  if (format == "tsv") {
+    f = store::QueryFormat::kTsv;
+  } else if (format == "json") {
+    f = store::QueryFormat::kJson;
+  } else {
+    std::cerr << "pythond query: --format must be tsv or json\n";
+    return 2;
+  }
+  auto loaded = config::LoadConfig(root, ProcessEnv());
+  if (!loaded.ok()) {
+    std::cerr << "pythond query: " << loaded.status().message() << "\n";
+    return 1;
+  }
+  Status s = store::RunQuery(loaded->store_path, sql, f, std::cout);
+  std::cout.flush();
+  if (!s.ok()) {
+    std::cerr << "pythond query: " << s.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace pythond::agent

@@ -1,0 +1,26 @@
+// Small string helpers with no pythond concepts. Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pythond {
+
+std::vector<std::string> SplitString(std::string_view s, char sep);
+std::string_view TrimSpace(std::string_view s);
+bool StartsWith(std::string_view s, std::string_view prefix);
+bool EndsWith(std::string_view s, std::string_view suffix);
+// Appends s to out as the body of a JSON string (without the quotes), escaping as RFC 8259
+// requires. Invalid UTF-8 bytes are replaced with U+FFFD so the result is always valid JSON.
+void AppendJsonEscaped(std::string& out, std::string_view s);
+std::string JsonQuote(std::string_view s);
+// Shortest decimal text that reads back as the same double, always with a '.' or exponent so
+// JSON readers (SQLite's json_type) see a real, not an integer. Requires a finite value.
+void AppendJsonDouble(std::string& out, double v);
+// Parses a duration like "10s", "1.5m", "500ms", "2h", "7d" into nanoseconds; a bare number is
+// seconds. Returns false on bad input.
+bool ParseDuration(std::string_view text, int64_t* out_ns);
+
+}  // namespace pythond

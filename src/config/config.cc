@@ -1,0 +1,325 @@
+#include "config/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/files.h"
+#include "common/strings.h"
+
+namespace pythond::config {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class Loader {
+ public:
+  Loader(const fs::path& root, const EnvLookup& lookup) : lookup_(lookup) { config_.root = root; }
+
+  StatusOr<Config> Load() {
+    fs::path conf_d = config_.root / "conf.d";
+    std::vector<fs::path> files;
+    std::error_code ec;
+    if (fs::is_directory(conf_d, ec)) {
+      for (auto it = fs::recursive_directory_iterator(
+               conf_d, fs::directory_options::follow_directory_symlink, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file(ec) && it->path().extension() == ".conf") {
+          files.push_back(it->path());
+        }
+      }
+      if (ec) errors_.push_back(conf_d.string() + ": cannot list: " + ec.message());
+    }
+    // agent.conf first, then the rest in path order: deterministic input order.
+    std::sort(files.begin(), files.end(), [&](const fs::path& a, const fs::path& b) {
+      bool aa = a == conf_d / "agent.conf", ba = b == conf_d / "agent.conf";
+      if (aa != ba) return aa;
+      return a < b;
+    });
+    for (const auto& f : files) LoadFile(f, f == conf_d / "agent.conf");
+    ApplyDefaults();
+    if (!errors_.empty()) {
+      std::string msg = std::to_string(errors_.size()) + " configuration error(s):";
+      for (const auto& e : errors_) msg += "\n  " + e;
+      return Status::InvalidArgument(msg);
+    }
+    return std::move(config_);
+  }
+
+ private:
+  std::string Where(const std::string& file, const toml::node& node) const {
+    return file + ":" + std::to_string(node.source().begin.line);
+  }
+  std::string Where(const std::string& file, const toml::table& t) const {
+    return file + ":" + std::to_string(t.source().begin.line);
+  }
+
+  void LoadFile(const fs::path& path, bool is_agent_conf) {
+    std::string file = path.string();
+    toml::table doc;
+    try {
+      doc = toml::parse_file(file);
+    } catch (const toml::parse_error& e) {
+      errors_.push_back(file + ":" + std::to_string(e.source().begin.line) + ":" +
+                        std::to_string(e.source().begin.column) +
+                        ": TOML syntax error: " + std::string(e.description()));
+      return;
+    }
+    for (auto&& [key, node] : doc) {
+      std::string k(key.str());
+      if (k == "inputs") {
+        LoadInputs(file, node);
+      } else if (is_agent_conf && k == "http_api") {
+        LoadHttpApi(file, node);
+      } else if (is_agent_conf && k == "log") {
+        LoadLog(file, node);
+      } else if (is_agent_conf && k == "store") {
+        LoadStore(file, node);
+      } else if (is_agent_conf && k == "runner") {
+        LoadRunner(file, node);
+      } else {
+        config_.warnings.push_back(
+            Where(file, node) + ": unknown key '" + k + "' ignored" +
+            (is_agent_conf ? "" : " (only [[inputs.pythond]] is read here)"));
+      }
+    }
+  }
+
+  const toml::table* AsTable(const std::string& file, const toml::node& node,
+                             const std::string& what) {
+    const toml::table* t = node.as_table();
+    if (!t) errors_.push_back(Where(file, node) + ": [" + what + "] must be a table");
+    return t;
+  }
+
+  // Reads an optional string key; records an error if it has another type.
+  bool GetString(const std::string& file, const toml::table& t, const char* key,
+                 const std::string& section, std::string* out) {
+    const toml::node* n = t.get(key);
+    if (!n) return false;
+    if (auto s = n->value<std::string>()) {
+      *out = *s;
+      return true;
+    }
+    errors_.push_back(Where(file, *n) + ": " + section + "." + key + " must be a string");
+    return false;
+  }
+
+  bool GetDuration(const std::string& file, const toml::table& t, const char* key,
+                   const std::string& section, int64_t* out_ns) {
+    const toml::node* n = t.get(key);
+    if (!n) return false;
+    if (auto s = n->value<std::string>()) {
+      if (ParseDuration(*s, out_ns) && *out_ns > 0) return true;
+    } else if (n->is_number()) {
+      double secs = n->value<double>().value_or(-1);
+      if (secs > 0 && secs < 9e9) {
+        *out_ns = static_cast<int64_t>(secs * 1e9);
+        return true;
+      }
+    }
+    errors_.push_back(Where(file, *n) + ": " + section + "." + key +
+                      " must be a positive duration like \"10s\", \"5m\", \"7d\"");
+    return false;
+  }
+
+  void WarnUnknownKeys(const std::string& file, const toml::table& t, const std::string& section,
+                       std::initializer_list<const char*> known) {
+    for (auto&& [key, node] : t) {
+      std::string k(key.str());
+      if (std::find_if(known.begin(), known.end(), [&](const char* x) { return k == x; }) ==
+          known.end()) {
+        config_.warnings.push_back(Where(file, node) + ": unknown key " + section + "." + k +
+                                   " ignored");
+      }
+    }
+  }
+
+  void LoadHttpApi(const std::string& file, const toml::node& node) {
+    const toml::table* t = AsTable(file, node, "http_api");
+    if (!t) return;
+    std::string listen;
+    if (GetString(file, *t, "listen", "http_api", &listen)) config_.listen = listen;
+    WarnUnknownKeys(file, *t, "http_api", {"listen"});
+  }
+
+  void LoadLog(const std::string& file, const toml::node& node) {
+    const toml::table* t = AsTable(file, node, "log");
+    if (!t) return;
+    std::string s;
+    if (GetString(file, *t, "level", "log", &s)) config_.log_level = s;
+    if (GetString(file, *t, "file", "log", &s)) config_.log_file = s;
+    if (GetString(file, *t, "seed_log_dir", "log", &s)) config_.seed_log_dir = ExpandHome(s);
+    WarnUnknownKeys(file, *t, "log", {"level", "file", "seed_log_dir"});
+  }
+
+  void LoadStore(const std::string& file, const toml::node& node) {
+    const toml::table* t = AsTable(file, node, "store");
+    if (!t) return;
+    std::string s;
+    if (GetString(file, *t, "path", "store", &s)) config_.store_path = s;
+    GetDuration(file, *t, "retention", "store", &config_.store_retention_ns);
+    if (const toml::node* n = t->get("max_queue_mb")) {
+      auto v = n->value<int64_t>();
+      if (v && *v > 0 && *v < (1 << 20)) {
+        config_.store_max_queue_bytes = *v << 20;
+      } else {
+        errors_.push_back(Where(file, *n) + ": store.max_queue_mb must be a positive integer");
+      }
+    }
+    WarnUnknownKeys(file, *t, "store", {"path", "retention", "max_queue_mb"});
+  }
+
+  void LoadRunner(const std::string& file, const toml::node& node) {
+    const toml::table* t = AsTable(file, node, "runner");
+    if (!t) return;
+    GetDuration(file, *t, "stop_grace", "runner", &config_.stop_grace_ns);
+    GetDuration(file, *t, "restart_backoff_max", "runner", &config_.restart_backoff_max_ns);
+    WarnUnknownKeys(file, *t, "runner", {"stop_grace", "restart_backoff_max"});
+  }
+
+  void LoadInputs(const std::string& file, const toml::node& node) {
+    const toml::table* inputs = AsTable(file, node, "inputs");
+    if (!inputs) return;
+    for (auto&& [key, value] : *inputs) {
+      std::string kind(key.str());
+      if (kind != "pythond") {
+        config_.warnings.push_back(Where(file, value) + ": [[inputs." + kind +
+                                   "]] ignored: pythond runs only [[inputs.pythond]]");
+        continue;
+      }
+      if (const toml::array* arr = value.as_array()) {
+        for (const toml::node& item : *arr) {
+          if (const toml::table* t = item.as_table()) {
+            LoadPythondInput(file, *t);
+          } else {
+            errors_.push_back(Where(file, item) + ": [[inputs.pythond]] entries must be tables");
+          }
+        }
+      } else if (const toml::table* t = value.as_table()) {
+        LoadPythondInput(file, *t);  // [inputs.pythond] written as a single table
+      } else {
+        errors_.push_back(Where(file, value) + ": inputs.pythond must be [[inputs.pythond]]");
+      }
+    }
+  }
+
+  void LoadPythondInput(const std::string& file, const toml::table& t) {
+    InputConfig in;
+    in.file = file;
+    in.line = static_cast<int>(t.source().begin.line);
+    std::string where = Where(file, t);
+    size_t errors_before = errors_.size();
+
+    if (!GetString(file, t, "name", "inputs.pythond", &in.name) || in.name.empty()) {
+      if (errors_.size() == errors_before) {
+        errors_.push_back(where + ": [[inputs.pythond]] needs name = \"...\" (required)");
+      }
+    }
+    size_t before_cmd = errors_.size();
+    if (!GetString(file, t, "cmd", "inputs.pythond", &in.cmd) || in.cmd.empty()) {
+      if (errors_.size() == before_cmd) {
+        errors_.push_back(where + ": [[inputs.pythond]] '" + in.name +
+                          "' needs cmd = \"python3\" (required: the Python executable)");
+      }
+    }
+    if (const toml::node* n = t.get("dirs")) {
+      if (!ReadStringArray(file, *n, "dirs", &in.dirs)) {
+        // error recorded
+      }
+    } else {
+      errors_.push_back(where + ": [[inputs.pythond]] '" + in.name +
+                        "' needs dirs = [\"...\"] (required: script folders under python.d)");
+    }
+    if (const toml::node* n = t.get("envs")) {
+      std::vector<std::string> raw;
+      if (ReadStringArray(file, *n, "envs", &raw)) {
+        const toml::array& arr = *n->as_array();
+        for (size_t i = 0; i < raw.size(); ++i) {
+          std::string w = Where(file, arr[i]);
+          size_t eq = raw[i].find('=');
+          if (eq == 0 || eq == std::string::npos) {
+            errors_.push_back(w + ": envs entry '" + raw[i] + "' must be KEY=VALUE");
+            continue;
+          }
+          std::string expanded, err;
+          if (!ExpandEnv(raw[i].substr(eq + 1), lookup_, &expanded, &err)) {
+            errors_.push_back(w + ": envs entry '" + raw[i] + "': " + err);
+            continue;
+          }
+          in.envs.push_back(raw[i].substr(0, eq + 1) + expanded);
+        }
+      }
+    }
+    WarnUnknownKeys(file, t, "inputs.pythond", {"name", "cmd", "dirs", "envs"});
+    if (errors_.size() != errors_before) return;
+
+    if (in.dirs.empty()) {
+      config_.warnings.push_back(where + ": input '" + in.name +
+                                 "' has dirs = [] and runs no scripts");
+    }
+    auto [it, inserted] = names_.emplace(in.name, where);
+    if (!inserted) {
+      errors_.push_back(where + ": input name '" + in.name + "' is already used at " + it->second);
+      return;
+    }
+    config_.inputs.push_back(std::move(in));
+  }
+
+  bool ReadStringArray(const std::string& file, const toml::node& node, const char* key,
+                       std::vector<std::string>* out) {
+    const toml::array* arr = node.as_array();
+    if (!arr) {
+      errors_.push_back(Where(file, node) + ": inputs.pythond." + key +
+                        " must be an array of strings");
+      return false;
+    }
+    bool ok = true;
+    for (const toml::node& item : *arr) {
+      if (auto s = item.value<std::string>()) {
+        out->push_back(*s);
+      } else {
+        errors_.push_back(Where(file, item) + ": inputs.pythond." + key +
+                          " entries must be strings");
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  void ApplyDefaults() {
+    fs::path& root = config_.root;
+    if (config_.store_path.empty()) config_.store_path = "data/pythond.db";
+    if (config_.store_path.is_relative()) config_.store_path = root / config_.store_path;
+    if (!config_.log_file.empty() && config_.log_file.is_relative()) {
+      config_.log_file = root / config_.log_file;
+    }
+    if (config_.seed_log_dir.empty()) {
+      config_.seed_log_dir = ExpandHome("~");
+    } else if (config_.seed_log_dir.is_relative()) {
+      config_.seed_log_dir = root / config_.seed_log_dir;
+    }
+  }
+
+  const EnvLookup& lookup_;
+  Config config_;
+  std::vector<std::string> errors_;
+  std::map<std::string, std::string> names_;  // input name → where it was defined
+};
+
+}  // namespace
+
+StatusOr<Config> LoadConfig(const fs::path& root, const EnvLookup& lookup) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) {
+    return Status::NotFound("root " + root.string() + " is not a directory");
+  }
+  fs::path abs = fs::absolute(root, ec).lexically_normal();
+  if (!abs.empty() && abs.filename().empty()) abs = abs.parent_path();
+  return Loader(abs, lookup).Load();
+}
+
+}  // namespace pythond::config

@@ -1,0 +1,54 @@
+// Configuration: conf.d/agent.conf plus every conf.d/**/*.conf holding [[inputs.pythond]]
+// tables, parsed and validated into an immutable Config value. Errors name the file and line.
+// Pure apart from reading files; thread-safe (no shared state).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "config/env_expand.h"
+
+namespace pythond::config {
+
+// One [[inputs.pythond]] table: one Python worker.
+struct InputConfig {
+  std::string name;               // required, unique across all files
+  std::string cmd;                // required: the Python executable (searched in PATH)
+  std::vector<std::string> dirs;  // relative to ROOT/python.d, or absolute; may name one .py
+  std::vector<std::string> envs;  // KEY=VALUE, already $VAR-expanded
+  std::string file;               // where the table is, for messages
+  int line = 0;
+};
+
+struct Config {
+  std::filesystem::path root;
+  // [http_api]
+  std::string listen = "127.0.0.1:9529";
+  // [log]
+  std::string log_level = "info";
+  std::filesystem::path log_file;      // empty: stderr only
+  std::filesystem::path seed_log_dir;  // the seed's two log files; default $HOME
+  // [store]
+  std::filesystem::path store_path;           // default ROOT/data/pythond.db
+  int64_t store_retention_ns = 7 * 86400e9;   // rows older than this are deleted
+  int64_t store_max_queue_bytes = 256 << 20;  // in-memory backlog before writes get 503
+  // [runner]
+  int64_t stop_grace_ns = 5'000'000'000;  // SIGTERM → SIGKILL grace for workers
+  int64_t restart_backoff_max_ns = 60'000'000'000;
+
+  std::vector<InputConfig> inputs;
+  std::vector<std::string> warnings;  // non-fatal findings, "file:line: text"
+
+  std::filesystem::path python_d() const { return root / "python.d"; }
+  std::filesystem::path data_dir() const { return root / "data"; }
+};
+
+// Loads ROOT/conf.d. A missing conf.d or agent.conf is fine (defaults, no inputs).
+// Errors (all of them, one per line): TOML syntax, wrong types, missing required keys,
+// duplicate input names, malformed envs.
+StatusOr<Config> LoadConfig(const std::filesystem::path& root, const EnvLookup& lookup);
+
+}  // namespace pythond::config

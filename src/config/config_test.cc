@@ -1,0 +1,167 @@
+#include "config/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "config/env_expand.h"
+#include "temp_dir.h"
+
+namespace pythond::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
+  auto shared = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
+  return [shared](const std::string& name) -> const char* {
+    auto it = shared->find(name);
+    return it == shared->end() ? nullptr : it->second.c_str();
+  };
+}
+
+TEST(ConfigTest, SeedSampleLoads) {
+  testing::TempDir root;
+  root.Write("conf.d/pythond/pythond.conf", R"(
+[[inputs.pythond]]
+
+  # Python 采集器名称
+  name = 'some-python-inputs'  # required
+
+  # 运行 Python 采集器所需的环境变量
+  #envs = ['LD_LIBRARY_PATH=/path/to/lib:$LD_LIBRARY_PATH',]
+
+  # Python 采集器可执行程序路径(尽可能写绝对路径)
+  cmd = "python3" # required. python3 is recommended.
+
+  # 用户脚本的相对路径(填写文件夹，填好后该文件夹下一级目录的模块和 py 文件都将得到应用)
+  dirs = ["mytest"]
+)");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  ASSERT_EQ(cfg->inputs.size(), 1u);
+  EXPECT_EQ(cfg->inputs[0].name, "some-python-inputs");
+  EXPECT_EQ(cfg->inputs[0].cmd, "python3");
+  EXPECT_EQ(cfg->inputs[0].dirs, std::vector<std::string>{"mytest"});
+  EXPECT_EQ(cfg->inputs[0].line, 2);
+  EXPECT_EQ(cfg->listen, "127.0.0.1:9529");
+  EXPECT_EQ(cfg->store_path, root.path() / "data/pythond.db");
+}
+
+TEST(ConfigTest, EnvsExpandFromTheAgentEnvironment) {
+  testing::TempDir root;
+  root.Write("conf.d/a.conf", R"(
+[[inputs.pythond]]
+name = "a"
+cmd = "python3"
+dirs = ["x"]
+envs = ['LD_LIBRARY_PATH=/opt/lib:$LD_LIBRARY_PATH', 'HOME_DIR=${HOME}/x', 'UNSET=$NOPE.', 'P=$$1']
+)");
+  auto cfg = LoadConfig(root.path(), FakeEnv({{"LD_LIBRARY_PATH", "/usr/lib"}, {"HOME", "/h"}}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_THAT(cfg->inputs[0].envs, ::testing::ElementsAre("LD_LIBRARY_PATH=/opt/lib:/usr/lib",
+                                                          "HOME_DIR=/h/x", "UNSET=.", "P=$1"));
+}
+
+TEST(ConfigTest, ErrorsNameFileAndLine) {
+  testing::TempDir root;
+  root.Write("conf.d/bad.conf", "[[inputs.pythond]]\nname = \"a\"\ncmd = 3\ndirs = [\"x\"]\n");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_THAT(cfg.status().message(), HasSubstr("bad.conf:3: inputs.pythond.cmd must be a string"));
+}
+
+TEST(ConfigTest, MissingRequiredKeysAreEachReported) {
+  testing::TempDir root;
+  root.Write("conf.d/bad.conf", "[[inputs.pythond]]\nenvs = [\"NOEQUALS\"]\n");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_FALSE(cfg.ok());
+  std::string m = cfg.status().message();
+  EXPECT_THAT(m, HasSubstr("bad.conf:1: [[inputs.pythond]] needs name"));
+  EXPECT_THAT(m, HasSubstr("needs cmd"));
+  EXPECT_THAT(m, HasSubstr("needs dirs"));
+  EXPECT_THAT(m, HasSubstr("bad.conf:2: envs entry 'NOEQUALS' must be KEY=VALUE"));
+}
+
+TEST(ConfigTest, TomlSyntaxErrorHasLineAndColumn) {
+  testing::TempDir root;
+  root.Write("conf.d/x/broken.conf", "[[inputs.pythond]]\nname = 'a\n");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_THAT(cfg.status().message(), HasSubstr("broken.conf:2:"));
+  EXPECT_THAT(cfg.status().message(), HasSubstr("TOML syntax error"));
+}
+
+TEST(ConfigTest, DuplicateInputNamesAreRefused) {
+  testing::TempDir root;
+  std::string table = "[[inputs.pythond]]\nname = 'same'\ncmd = 'python3'\ndirs = ['a']\n";
+  root.Write("conf.d/one.conf", table);
+  root.Write("conf.d/two.conf", table);
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_THAT(cfg.status().message(),
+              HasSubstr("two.conf:1: input name 'same' is already used at"));
+  EXPECT_THAT(cfg.status().message(), HasSubstr("one.conf:1"));
+}
+
+TEST(ConfigTest, OtherDataKitInputsAreIgnoredWithOneWarningEach) {
+  testing::TempDir root;
+  root.Write("conf.d/host/cpu.conf", "[[inputs.cpu]]\npercpu = false\n[inputs.mem]\n");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_TRUE(cfg->inputs.empty());
+  ASSERT_EQ(cfg->warnings.size(), 2u);
+  EXPECT_THAT(cfg->warnings[0], HasSubstr("[[inputs.cpu]] ignored"));
+  EXPECT_THAT(cfg->warnings[1], HasSubstr("[[inputs.mem]] ignored"));
+}
+
+TEST(ConfigTest, AgentConfSettings) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf", R"(
+[http_api]
+listen = "127.0.0.1:0"
+[log]
+level = "debug"
+seed_log_dir = "log"
+[store]
+path = "/tmp/x.db"
+retention = "2h"
+[runner]
+stop_grace = "1s"
+)");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->listen, "127.0.0.1:0");
+  EXPECT_EQ(cfg->log_level, "debug");
+  EXPECT_EQ(cfg->seed_log_dir, root.path() / "log");
+  EXPECT_EQ(cfg->store_path, "/tmp/x.db");
+  EXPECT_EQ(cfg->store_retention_ns, 7200'000'000'000LL);
+  EXPECT_EQ(cfg->stop_grace_ns, 1'000'000'000LL);
+}
+
+TEST(ConfigTest, BadDurationIsAnError) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf", "[store]\nretention = \"soon\"\n");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_THAT(cfg.status().message(), HasSubstr("agent.conf:2: store.retention must be"));
+}
+
+TEST(ConfigTest, MissingConfDIsFine) {
+  testing::TempDir root;
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_TRUE(cfg->inputs.empty());
+}
+
+TEST(EnvExpandTest, UnterminatedBraceIsAnError) {
+  std::string out, err;
+  EXPECT_FALSE(ExpandEnv("${HOME", FakeEnv({}), &out, &err));
+  EXPECT_THAT(err, HasSubstr("unterminated"));
+  EXPECT_TRUE(ExpandEnv("cost $5 and $", FakeEnv({}), &out, &err));
+  EXPECT_EQ(out, "cost $5 and $");
+}
+
+}  // namespace
+}  // namespace pythond::config

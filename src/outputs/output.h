@@ -1,0 +1,26 @@
+// The sink interface every destination implements: the embedded store today, remote outputs
+// (InfluxDB, Kafka, DataKit, ...) later. Ingest hands each accepted batch to one Output (the
+// Fanout), which hands it to every configured sink.
+//
+// Contract: Write() is called on the event-loop thread and must not block on I/O — a sink
+// queues the batch and does the work on its own thread. It returns kResourceExhausted when its
+// backlog is over its limit (ingest answers 503 so the client retries) and OK otherwise.
+// Flush() blocks until everything written before it is durable in the sink (or given up).
+#pragma once
+
+#include <string_view>
+
+#include "common/status.h"
+#include "model/point.h"
+
+namespace pythond::outputs {
+
+class Output {
+ public:
+  virtual ~Output() = default;
+  virtual std::string_view name() const = 0;
+  [[nodiscard]] virtual Status Write(model::PointBatchPtr batch) = 0;
+  virtual void Flush() = 0;
+};
+
+}  // namespace pythond::outputs

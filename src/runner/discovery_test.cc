@@ -1,0 +1,69 @@
+#include "runner/discovery.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "temp_dir.h"
+
+namespace pythond::runner {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::vector<std::string> Names(const DiscoveryResult& r) {
+  std::vector<std::string> out;
+  for (const auto& m : r.modules) out.push_back(m.name);
+  return out;
+}
+
+TEST(DiscoveryTest, FolderAndOneLevelOfSubFolders) {
+  testing::TempDir root;
+  root.Write("python.d/mytest/test.py", "");
+  root.Write("python.d/mytest/__init__.py", "");
+  root.Write("python.d/mytest/b.py", "");
+  root.Write("python.d/mytest/notes.txt", "");
+  root.Write("python.d/mytest/sub/file.py", "");
+  root.Write("python.d/mytest/sub/__init__.py", "");
+  root.Write("python.d/mytest/sub/deeper/ignored.py", "");
+  root.Write("python.d/mytest/__pycache__/x.py", "");
+  root.Write("python.d/mytest/.hidden.py", "");
+  auto r = DiscoverModules(root.path() / "python.d", {"mytest"});
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_THAT(Names(r), ::testing::ElementsAre("b", "sub.file", "test"));
+  EXPECT_EQ(r.modules[2].file, root.path() / "python.d/mytest/test.py");
+  EXPECT_EQ(r.modules[1].sys_path, root.path() / "python.d/mytest");
+}
+
+TEST(DiscoveryTest, SingleFileEntry) {
+  testing::TempDir root;
+  root.Write("python.d/a/one.py", "");
+  root.Write("python.d/a/two.py", "");
+  auto r = DiscoverModules(root.path() / "python.d", {"a/two.py"});
+  EXPECT_THAT(Names(r), ::testing::ElementsAre("two"));
+  EXPECT_EQ(r.modules[0].sys_path, root.path() / "python.d/a");
+}
+
+TEST(DiscoveryTest, EscapingEntriesAreRefused) {
+  testing::TempDir root;
+  root.Write("python.d/a/one.py", "");
+  root.Write("outside/evil.py", "");
+  auto r = DiscoverModules(root.path() / "python.d", {"../outside", "a/../../outside", "a/./"});
+  EXPECT_THAT(Names(r), ::testing::ElementsAre("one"));
+  ASSERT_EQ(r.problems.size(), 2u);
+  EXPECT_THAT(r.problems[0], HasSubstr("'../outside' escapes"));
+  EXPECT_THAT(r.problems[1], HasSubstr("refused"));
+}
+
+TEST(DiscoveryTest, AbsoluteEntriesAndMissingDirs) {
+  testing::TempDir root;
+  root.Write("elsewhere/x.py", "");
+  auto r = DiscoverModules(root.path() / "python.d",
+                           {(root.path() / "elsewhere").string(), "missing", ""});
+  EXPECT_THAT(Names(r), ::testing::ElementsAre("x"));
+  ASSERT_EQ(r.problems.size(), 2u);
+  EXPECT_THAT(r.problems[0], HasSubstr("does not exist"));
+  EXPECT_THAT(r.problems[1], HasSubstr("empty"));
+}
+
+}  // namespace
+}  // namespace pythond::runner

@@ -1,0 +1,47 @@
+// When each plugin runs: fixed rate on a grid anchored at its first run (no drift, whatever a
+// run costs), never two runs of one plugin at once, no burst of catch-up runs after a stall.
+// Pure: the caller passes monotonic time in ns; one timer in the supervisor sleeps until
+// NextWake(). Not thread-safe (event-loop thread only).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
+#include <vector>
+
+namespace pythond::runner {
+
+class Scheduler {
+ public:
+  using Id = uint64_t;
+
+  struct Entry {
+    int64_t interval_ns = 0;
+    int64_t anchor_ns = 0;    // slot k is at anchor + k * interval
+    int64_t next_due_ns = 0;  // the next slot not yet handed out
+    bool in_flight = false;
+    uint64_t started = 0;  // runs handed out by TakeDue
+    uint64_t skipped = 0;  // slots not run: previous run still going, or the loop stalled
+  };
+
+  // Schedules `id` with its first run at `first_due_ns`. Replaces an existing entry.
+  void Add(Id id, int64_t interval_ns, int64_t first_due_ns);
+  void Remove(Id id);
+  // Plugins whose slot has come, in due order; each is marked in flight. A due plugin still
+  // in flight has that slot skipped (counted). Slots that passed entirely are skipped too.
+  std::vector<Id> TakeDue(int64_t now_ns);
+  // The run of `id` ended (any outcome).
+  void Finished(Id id);
+  // The earliest next_due over all plugins, or nullopt when none is scheduled.
+  std::optional<int64_t> NextWake() const;
+  const Entry* Get(Id id) const;
+  size_t size() const { return entries_.size(); }
+
+ private:
+  std::map<Id, Entry> entries_;
+  std::set<std::pair<int64_t, Id>> queue_;  // (next_due_ns, id)
+};
+
+}  // namespace pythond::runner

@@ -1,0 +1,67 @@
+#include "runner/scheduler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace pythond::runner {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+constexpr int64_t kSec = 1'000'000'000;
+
+TEST(SchedulerTest, FixedRateWithoutDrift) {
+  Scheduler s;
+  s.Add(1, 10 * kSec, 100 * kSec);
+  EXPECT_EQ(s.NextWake(), 100 * kSec);
+  EXPECT_THAT(s.TakeDue(99 * kSec), IsEmpty());
+  // The timer fires a little late and the run takes 3 s: the next slot stays on the grid.
+  EXPECT_THAT(s.TakeDue(100 * kSec + 5'000'000), ElementsAre(1));
+  s.Finished(1);
+  EXPECT_EQ(s.NextWake(), 110 * kSec);
+  EXPECT_THAT(s.TakeDue(110 * kSec + 2'000'000), ElementsAre(1));
+  s.Finished(1);
+  EXPECT_EQ(s.NextWake(), 120 * kSec);
+  EXPECT_EQ(s.Get(1)->started, 2u);
+  EXPECT_EQ(s.Get(1)->skipped, 0u);
+}
+
+TEST(SchedulerTest, NoOverlapSkippedSlotIsCounted) {
+  Scheduler s;
+  s.Add(1, 1 * kSec, 0);
+  EXPECT_THAT(s.TakeDue(0), ElementsAre(1));
+  EXPECT_THAT(s.TakeDue(1 * kSec), IsEmpty());  // still running
+  EXPECT_EQ(s.Get(1)->skipped, 1u);
+  s.Finished(1);
+  EXPECT_THAT(s.TakeDue(2 * kSec), ElementsAre(1));
+  EXPECT_EQ(s.Get(1)->started, 2u);
+}
+
+TEST(SchedulerTest, NoCatchUpBurstAfterAStall) {
+  Scheduler s;
+  s.Add(1, 1 * kSec, 0);
+  EXPECT_THAT(s.TakeDue(0), ElementsAre(1));
+  s.Finished(1);
+  // The loop was suspended for 100 s: one run, 99 slots skipped, next slot on the grid.
+  EXPECT_THAT(s.TakeDue(100 * kSec + 500'000'000), ElementsAre(1));
+  EXPECT_EQ(s.Get(1)->skipped, 99u);
+  EXPECT_EQ(s.NextWake(), 101 * kSec);
+}
+
+TEST(SchedulerTest, ManyPluginsInDueOrderAndRemoval) {
+  Scheduler s;
+  s.Add(1, 10 * kSec, 3 * kSec);
+  s.Add(2, 10 * kSec, 1 * kSec);
+  s.Add(3, 10 * kSec, 2 * kSec);
+  EXPECT_THAT(s.TakeDue(5 * kSec), ElementsAre(2, 3, 1));
+  s.Remove(3);
+  EXPECT_EQ(s.Get(3), nullptr);
+  EXPECT_EQ(s.size(), 2u);
+  EXPECT_EQ(s.NextWake(), 11 * kSec);
+  s.Remove(1);
+  s.Remove(2);
+  EXPECT_FALSE(s.NextWake().has_value());
+}
+
+}  // namespace
+}  // namespace pythond::runner

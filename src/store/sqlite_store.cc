@@ -1,0 +1,247 @@
+#include "store/sqlite_store.h"
+
+#include <pthread.h>
+
+#include <chrono>
+
+#include "common/logging.h"
+
+namespace pythond::store {
+
+namespace {
+
+constexpr const char* kSchema = R"sql(
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS pythond_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO pythond_meta(key, value) VALUES ('schema_version', '1');
+CREATE TABLE IF NOT EXISTS point_rows(
+  id          INTEGER PRIMARY KEY,
+  category    TEXT    NOT NULL,
+  measurement TEXT    NOT NULL,
+  time        INTEGER NOT NULL,
+  tags        TEXT    NOT NULL,
+  fields      TEXT    NOT NULL,
+  input       TEXT    NOT NULL,
+  received    INTEGER NOT NULL  -- unix ns when stored; retention counts from here
+);
+CREATE INDEX IF NOT EXISTS point_rows_by_measurement ON point_rows(measurement, time);
+CREATE INDEX IF NOT EXISTS point_rows_by_time ON point_rows(time);
+CREATE INDEX IF NOT EXISTS point_rows_by_received ON point_rows(received);
+CREATE VIEW IF NOT EXISTS points AS
+  SELECT category, measurement, time, tags, fields, input FROM point_rows;
+)sql";
+
+std::string SqliteError(sqlite3* db, const std::string& what) {
+  return what + ": " + sqlite3_errmsg(db);
+}
+
+int64_t SystemNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+uint64_t ApproximateBytes(const model::PointBatch& batch) {
+  uint64_t n = sizeof(batch) + batch.input.size();
+  for (const auto& p : batch.points) {
+    n += sizeof(p) + p.measurement.size();
+    for (const auto& t : p.tags) n += sizeof(t) + t.key.size() + t.value.size();
+    for (const auto& f : p.fields) {
+      n += sizeof(f) + f.key.size();
+      if (auto* s = std::get_if<std::string>(&f.value)) n += s->size();
+    }
+  }
+  return n;
+}
+
+StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(StoreOptions options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.path.parent_path(), ec);
+  if (ec) {
+    return Status::IoError("cannot create " + options.path.parent_path().string() + ": " +
+                           ec.message());
+  }
+  sqlite3* db = nullptr;
+  int rc =
+      sqlite3_open_v2(options.path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Status::IoError("cannot open store " + options.path.string() + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  char* err = nullptr;
+  if (sqlite3_exec(db, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return Status::IoError("cannot set up store schema in " + options.path.string() + ": " + msg);
+  }
+  if (!options.now_ns) options.now_ns = SystemNowNs;
+  auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(options), db));
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO point_rows(category, measurement, time, tags, fields, input, "
+                         "received) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         -1, &store->insert_, nullptr) != SQLITE_OK) {
+    return Status::IoError(SqliteError(db, "cannot prepare insert"));
+  }
+  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  return store;
+}
+
+SqliteStore::SqliteStore(StoreOptions options, sqlite3* db)
+    : options_(std::move(options)), db_(db) {}
+
+SqliteStore::~SqliteStore() {
+  Stop();
+  sqlite3_finalize(insert_);
+  sqlite3_close(db_);
+}
+
+Status SqliteStore::Write(model::PointBatchPtr batch) {
+  uint64_t bytes = ApproximateBytes(*batch);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return Status::FailedPrecondition("store is stopped");
+    if (pending_bytes_ + bytes > static_cast<uint64_t>(options_.max_queue_bytes) &&
+        !pending_.empty()) {
+      return Status::ResourceExhausted("store backlog is full (" +
+                                       std::to_string(pending_bytes_ >> 20) + " MiB queued)");
+    }
+    pending_.push_back(std::move(batch));
+    pending_bytes_ += bytes;
+    ++enqueued_seq_;
+  }
+  wake_.notify_one();
+  return Status::Ok();
+}
+
+void SqliteStore::Flush() {
+  std::unique_lock<std::mutex> lock(mu_);
+  uint64_t target = enqueued_seq_;
+  drained_.wait(lock, [&] { return written_seq_ >= target || writer_done_; });
+}
+
+void SqliteStore::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (writer_.joinable()) writer_.join();
+}
+
+StoreStats SqliteStore::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  StoreStats s = stats_;
+  s.queued_bytes = pending_bytes_;
+  return s;
+}
+
+void SqliteStore::WriterLoop() {
+  pthread_setname_np(pthread_self(), "store-writer");
+  using Clock = std::chrono::steady_clock;
+  auto next_expiry = Clock::now();
+  while (true) {
+    std::deque<model::PointBatchPtr> batches;
+    bool stop;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait_until(lock, next_expiry, [&] { return stopping_ || !pending_.empty(); });
+      batches.swap(pending_);
+      pending_bytes_ = 0;
+      stop = stopping_;
+    }
+    if (!batches.empty()) {
+      Status s = WriteBatches(batches);
+      std::lock_guard<std::mutex> lock(mu_);
+      written_seq_ += batches.size();
+      if (!s.ok()) {
+        ++stats_.write_errors;
+        stats_.last_error = s.message();
+        LOG_ERROR("store: {}", s.message());
+      }
+      drained_.notify_all();
+    }
+    if (Clock::now() >= next_expiry) {
+      ExpireOld();
+      next_expiry = Clock::now() + std::chrono::minutes(1);
+    }
+    if (stop) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (pending_.empty()) break;
+    }
+  }
+  // Fold the WAL back so a reader without write access sees everything.
+  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  std::lock_guard<std::mutex> lock(mu_);
+  writer_done_ = true;
+  drained_.notify_all();
+}
+
+Status SqliteStore::WriteBatches(const std::deque<model::PointBatchPtr>& batches) {
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return Status::IoError(SqliteError(db_, "begin"));
+  }
+  uint64_t rows = 0;
+  int64_t received = options_.now_ns();
+  for (const auto& batch : batches) {
+    std::string_view category = model::CategoryName(batch->category);
+    for (const auto& p : batch->points) {
+      std::string tags = model::TagsToJson(p.tags);
+      std::string fields = model::FieldsToJson(p.fields);
+      sqlite3_bind_text(insert_, 1, category.data(), category.size(), SQLITE_STATIC);
+      sqlite3_bind_text(insert_, 2, p.measurement.data(), p.measurement.size(), SQLITE_STATIC);
+      sqlite3_bind_int64(insert_, 3, p.time_ns);
+      sqlite3_bind_text(insert_, 4, tags.data(), tags.size(), SQLITE_STATIC);
+      sqlite3_bind_text(insert_, 5, fields.data(), fields.size(), SQLITE_STATIC);
+      sqlite3_bind_text(insert_, 6, batch->input.data(), batch->input.size(), SQLITE_STATIC);
+      sqlite3_bind_int64(insert_, 7, received);
+      int rc = sqlite3_step(insert_);
+      sqlite3_reset(insert_);
+      if (rc != SQLITE_DONE) {
+        Status s = Status::IoError(SqliteError(db_, "insert"));
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return s;
+      }
+      ++rows;
+    }
+  }
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    Status s = Status::IoError(SqliteError(db_, "commit"));
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return s;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.rows_written += rows;
+  ++stats_.transactions;
+  return Status::Ok();
+}
+
+void SqliteStore::ExpireOld() {
+  int64_t cutoff = options_.now_ns() - options_.retention_ns;
+  sqlite3_stmt* del = nullptr;
+  if (sqlite3_prepare_v2(db_, "DELETE FROM point_rows WHERE received < ?", -1, &del, nullptr) !=
+      SQLITE_OK) {
+    LOG_ERROR("store: retention: {}", sqlite3_errmsg(db_));
+    return;
+  }
+  sqlite3_bind_int64(del, 1, cutoff);
+  if (sqlite3_step(del) != SQLITE_DONE) {
+    LOG_ERROR("store: retention: {}", sqlite3_errmsg(db_));
+  } else {
+    int changes = sqlite3_changes(db_);
+    if (changes > 0) {
+      LOG_INFO("store: retention deleted {} rows stored before the cut-off", changes);
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.rows_expired += changes;
+    }
+  }
+  sqlite3_finalize(del);
+}
+
+}  // namespace pythond::store
