@@ -127,6 +127,7 @@ int RunAgent(const RunOptions& options) {
   sup_options.seed_log_dir = cfg.seed_log_dir;
   sup_options.stop_grace_ns = cfg.stop_grace_ns;
   sup_options.restart_backoff_max_ns = cfg.restart_backoff_max_ns;
+  sup_options.start_timeout_ns = cfg.start_timeout_ns;
   sup_options.cli_log = cli_log;
   sup_options.base_env = CurrentEnvironment;
   runner::Supervisor supervisor(io, sup_options, cfg.inputs);

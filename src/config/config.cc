@@ -178,7 +178,8 @@ class Loader {
     if (!t) return;
     GetDuration(file, *t, "stop_grace", "runner", &config_.stop_grace_ns);
     GetDuration(file, *t, "restart_backoff_max", "runner", &config_.restart_backoff_max_ns);
-    WarnUnknownKeys(file, *t, "runner", {"stop_grace", "restart_backoff_max"});
+    GetDuration(file, *t, "start_timeout", "runner", &config_.start_timeout_ns);
+    WarnUnknownKeys(file, *t, "runner", {"stop_grace", "restart_backoff_max", "start_timeout"});
   }
 
   void LoadInputs(const std::string& file, const toml::node& node) {

@@ -38,6 +38,7 @@ struct Config {
   // [runner]
   int64_t stop_grace_ns = 5'000'000'000;  // SIGTERM → SIGKILL grace for workers
   int64_t restart_backoff_max_ns = 60'000'000'000;
+  int64_t start_timeout_ns = 60'000'000'000;  // worker spawn → ready, else killed
 
   std::vector<InputConfig> inputs;
   std::vector<std::string> warnings;  // non-fatal findings, "file:line: text"

@@ -3,13 +3,16 @@
 //
 // Decoding rules (docs/API.md has the user-facing list):
 //   measurement[,tag=value...] field=value[,field=value...] [timestamp]
-//   - `\,` and `\ ` escape in measurements; `\,` `\=` `\ ` in tag keys/values and field keys.
+//   - `\,` `\ ` and `\\` escape in measurements; `\,` `\=` `\ ` and `\\` in tag keys/values and
+//     field keys (InfluxDB 2 and VictoriaMetrics read `\\` so; a lone `\` stays literal).
 //   - Field values: 12i (int64), 12u (uint64), 1.5 / -2 / 1e3 (float), t T true True TRUE
 //     f F false False FALSE (bool), "text" with \" and \\ escapes and raw newlines (string).
 //   - Lines starting with '#' (after optional spaces) and blank lines are skipped; CRLF is
 //     accepted. A missing timestamp means ParseOptions::now_ns.
-// A body with any bad line yields every error found (line, column, reason) and the caller
-// refuses the body whole, as DataKit does.
+//   - Repeated tag keys are an error; a repeated field key keeps its last value.
+// A body with any bad line yields its errors (line, column, reason; the first
+// ParseOptions::max_errors kept, all counted) and the caller refuses the body whole, as
+// DataKit does.
 #pragma once
 
 #include <cstdint>

@@ -81,6 +81,7 @@ Supervisor::Supervisor(asio::io_context& io, SupervisorOptions options,
     auto in = std::make_unique<Input>();
     in->config = std::move(cfg);
     in->restart_timer = std::make_unique<asio::steady_timer>(io_);
+    in->hello_timer = std::make_unique<asio::steady_timer>(io_);
     in->output_limit = RateLimiter(options_.output_lines_per_s, options_.output_burst);
     inputs_.push_back(std::move(in));
   }
@@ -177,6 +178,18 @@ void Supervisor::SpawnWorker(size_t index) {
   }
   init += "]}";
   in.worker->Send(std::move(init));
+  in.hello_timer->expires_after(std::chrono::nanoseconds(options_.start_timeout_ns));
+  in.hello_timer->async_wait(
+      [this, index, pid = in.worker->pid()](const boost::system::error_code& ec) {
+        Input& in = *inputs_[index];
+        if (ec || !in.worker || in.worker->pid() != pid || in.state != "starting") return;
+        std::string text = "input '" + in.config.name + "': worker pid " + std::to_string(pid) +
+                           " did not report ready within " + Seconds(options_.start_timeout_ns) +
+                           " (a module stuck at import?); killing it";
+        LOG_ERROR("{}", text);
+        CliLog(spdlog::level::err, text);
+        in.worker->SignalGroup(SIGKILL);  // reaped via SIGCHLD, then restarted with backoff
+      });
   LOG_INFO("input '{}': worker pid {} started ({} {} module(s))", in.config.name, in.worker->pid(),
            in.config.cmd, in.modules.size());
 }
@@ -227,6 +240,7 @@ void Supervisor::OnHello(size_t index, std::string_view line) {
   simdjson::dom::parser parser;
   simdjson::padded_string padded(line);
   simdjson::dom::element doc = parser.parse(padded).value_unsafe();
+  in.hello_timer->cancel();
 
   std::string python(GetString(doc, "python"));
   std::string executable(GetString(doc, "executable"));
@@ -439,6 +453,7 @@ void Supervisor::Stop(std::function<void()> done) {
   timer_.cancel();
   for (auto& in : inputs_) {
     in->restart_timer->cancel();
+    in->hello_timer->cancel();
     if (in->worker) {
       in->worker->CloseStdin();
       in->worker->SignalGroup(SIGTERM);

@@ -36,8 +36,9 @@ struct SupervisorOptions {
   int64_t stop_grace_ns = 5'000'000'000;
   int64_t restart_backoff_min_ns = 1'000'000'000;
   int64_t restart_backoff_max_ns = 60'000'000'000;
-  int64_t stable_after_ns = 60'000'000'000;  // a worker up this long resets the backoff
-  double output_lines_per_s = 100;           // per worker, into the agent log
+  int64_t stable_after_ns = 60'000'000'000;   // a worker up this long resets the backoff
+  int64_t start_timeout_ns = 60'000'000'000;  // spawn → hello; longer = stuck in an import
+  double output_lines_per_s = 100;            // per worker, into the agent log
   double output_burst = 500;
   std::shared_ptr<spdlog::logger> cli_log;  // the seed's _datakit_pythond_cli.log; may be null
   std::function<std::vector<std::string>()> base_env;  // the agent's environment
@@ -104,6 +105,7 @@ class Supervisor {
     std::vector<Plugin> plugins;
     std::map<int, size_t> plugin_by_worker_id;
     std::unique_ptr<boost::asio::steady_timer> restart_timer;
+    std::unique_ptr<boost::asio::steady_timer> hello_timer;
     RateLimiter output_limit{100, 500};
     uint64_t suppressed_lines = 0;
     int64_t last_suppressed_report_ns = 0;

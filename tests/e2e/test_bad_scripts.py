@@ -7,7 +7,7 @@ import signal
 import time
 import unittest
 
-from harness import Agent, input_conf, wait_for
+from harness import AGENT_CONF, Agent, input_conf, wait_for
 
 SIBLING = '''
 from datakit_framework import DataKitFramework
@@ -175,6 +175,21 @@ class LifecycleTest(unittest.TestCase):
             self.assertIn("needs dirs", str(e))
         else:
             self.fail("agent started with a broken config")
+        finally:
+            agent.cleanup()
+
+    def test_worker_stuck_at_import_is_killed_and_restarted(self):
+        conf = AGENT_CONF.replace('stop_grace = "3s"', 'stop_grace = "3s"\nstart_timeout = "1s"')
+        agent = Agent({
+            "conf.d/pythond.conf": input_conf("stuck", ["stuck"]),
+            "python.d/stuck/hang.py": "import time\ntime.sleep(3600)\n",
+        }, agent_conf=conf)
+        try:
+            agent.start()
+            log = wait_for(lambda: (lambda t: "restarting in 2.0s" in t and t)(agent.log()), 15,
+                           "two stuck starts killed")
+            self.assertIn("did not report ready within 1.0s", log)
+            self.assertIn("killed by signal 9 (SIGKILL)", log)
         finally:
             agent.cleanup()
 

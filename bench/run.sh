@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# `make bench`: runs every benchmark; each prints RESULT lines (name=value ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+"$BUILD_DIR/parse_bench"
