@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: setup configure build test run bench format clean
+.PHONY: setup configure build test test-sanitize run bench format clean
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +15,12 @@ build: configure
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The same tests on an AddressSanitizer + UndefinedBehaviorSanitizer build (CI runs both).
+test-sanitize: setup
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPYTHOND_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout 900 -E clang_format
 
 run: build
 	@bash scripts/run-example.sh

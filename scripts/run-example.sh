@@ -2,7 +2,8 @@
 # `make run`: runs the agent in the foreground on a copy of examples/quickstart.
 # The copy (run/quickstart, git-ignored) holds the store, the logs and your edits; it is made
 # once and kept. `rm -rf run/quickstart` starts over from the tracked example.
-# PYTHOND_RUN_DIR and PYTHOND_LISTEN override the folder and the listen address.
+# PYTHOND_RUN_DIR, PYTHOND_LISTEN and PYTHOND_BIN override the folder, the listen address and
+# the binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ fi
 root=$(cd "$run_dir" && pwd)
 api_line="http://$listen   (scripts report here; try: curl http://$listen/v1/ping)"
 case "$listen" in *:0) api_line="a free port: see 'listening on' below" ;; esac
-bin=$(pwd)/build/pythond
+bin=${PYTHOND_BIN:-$(pwd)/build/pythond}
 
 cat <<MSG
 

@@ -100,8 +100,11 @@ class Agent:
         finally:
             if getattr(self, "_log", None) and not self._log.closed:
                 self._log.close()
+            sanitizer = check_sanitizer_report(self.log() if os.path.exists(self.log_path) else "")
             if self.owns_root:
                 shutil.rmtree(self.root, ignore_errors=True)
+            if sanitizer:
+                raise AssertionError("sanitizer report in the agent's log:\n" + sanitizer)
 
     def log(self):
         with open(self.log_path, errors="replace") as f:
@@ -136,6 +139,15 @@ class Agent:
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
+
+
+def check_sanitizer_report(text):
+    """The AddressSanitizer/UBSan report in `text`, or "" (the sanitizer CI build)."""
+    for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        i = text.find(marker)
+        if i >= 0:
+            return text[max(0, i - 200):i + 3000]
+    return ""
 
 
 def python_cmd():

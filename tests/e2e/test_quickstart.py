@@ -9,7 +9,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BIN, REPO, wait_for
+from harness import BIN, REPO, check_sanitizer_report, wait_for
 
 
 class QuickstartTest(unittest.TestCase):
@@ -54,8 +54,12 @@ class QuickstartTest(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(REPO, "examples/quickstart/data")))
         finally:
             proc.send_signal(signal.SIGTERM)
-            self.assertEqual(proc.wait(20), 0)
+            code = proc.wait(20)
+            with open(log_path, errors="replace") as f:
+                report = check_sanitizer_report(f.read())
             shutil.rmtree(tmp, ignore_errors=True)
+            self.assertEqual(report, "")
+            self.assertEqual(code, 0)
 
 
 if __name__ == "__main__":
