@@ -2,7 +2,9 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: setup configure build test test-sanitize run bench format clean
+.PHONY: setup configure build test test-sanitize run bench fuzz format clean
+
+FUZZ_SECONDS ?= 60
 
 setup:
 	@bash scripts/setup.sh
@@ -28,8 +30,12 @@ run: build
 bench: build
 	@bash bench/run.sh
 
+# libFuzzer targets with ASan+UBSan, FUZZ_SECONDS each (fuzz/README.md).
+fuzz: setup
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
 format:
-	@clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'bench/*.cc' 'tests/*.cc')
+	@clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'bench/*.cc' 'tests/*.cc' 'tests/*.h' 'fuzz/*.cc' 'fuzz/*.h')
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 "$BUILD_DIR/parse_bench"
+PYTHOND="$BUILD_DIR/pythond" bench/ingest/run.sh

@@ -819,8 +819,9 @@ class DataKitFramework(object):
         }
         input_name = os.environ.get("PYTHOND_INPUT")
         if input_name:
-            headers["X-Pythond-Plugin"] = urllib.parse.quote(
-                "%s/%s" % (input_name, self.name), safe="/:@!$&'()*+,;=-._~")
+            # Each part percent-encoded on its own, so a '/' in a name cannot move the split.
+            headers["X-Pythond-Plugin"] = "%s/%s" % (
+                urllib.parse.quote(input_name, safe=""), urllib.parse.quote(str(self.name), safe=""))
         return headers
 
     def _record_error(self, text: str) -> None:

@@ -13,6 +13,7 @@ up the others; the agent never asks for a second run of a plugin whose run is st
 
 import importlib.util
 import json
+import math
 import os
 import platform
 import sys
@@ -24,33 +25,79 @@ _events_lock = threading.Lock()
 _events = None  # file object for fd 3
 
 
+# Error texts sent to the agent are cut to this many characters (a protocol line is limited).
+_MAX_TEXT = 64 * 1024
+_MIN_INTERVAL = 0.1
+_MAX_INTERVAL = 30 * 86400
+
+
 def _send(message):
-    data = json.dumps(message, ensure_ascii=False, default=str) + "\n"
+    # ASCII-only JSON: lone surrogates (undecodable file names in a traceback) cannot break it.
+    data = json.dumps(message, ensure_ascii=True, default=repr, allow_nan=False) + "\n"
     with _events_lock:
         _events.write(data)
         _events.flush()
 
 
+def _cut(text):
+    # Lone surrogates (an undecodable file name in an error) are not valid Unicode: spell them.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) <= _MAX_TEXT:
+        return text
+    return text[:_MAX_TEXT // 2] + "\n... (%d characters cut) ...\n" % (len(text) - _MAX_TEXT) + \
+        text[-_MAX_TEXT // 2:]
+
+
 def _exception_summary(exc):
-    return "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except BaseException:  # an exception whose __str__ raises
+        text = "<unprintable %s>" % name
+    return _cut("%s: %s" % (name, text) if text else name)
+
+
+def _format_traceback():
+    try:
+        return _cut(traceback.format_exc())
+    except BaseException:
+        return "<traceback unavailable>"
+
+
+def _module_key(name, path):
+    """The sys.modules key a script is registered under.
+
+    Its own name when nothing else answers to that name, so that sibling scripts can
+    ``import helper`` and get the same module object; a private name when the name belongs
+    to another module (``sqlite3.py``, ``json.py``, ``test.py`` vs the stdlib's ``test``), so a
+    collector file never shadows a real module for the other scripts.
+    """
+    if "." not in name and name not in sys.modules:
+        try:
+            found = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            found = None
+        if found is None or (found.origin and os.path.realpath(found.origin) ==
+                             os.path.realpath(path)):
+            return name
+    return "_pythond_script_." + name
 
 
 def _load_module(spec):
-    """Imports one script file under its discovery name, whatever the stdlib holds.
+    """Imports one script file from its path, whatever else is installed under its name.
 
     The seed's own example is ``test.py``; ``import test`` would find the standard library's
     ``test`` package, so modules are loaded from their file path, never by name lookup.
     """
     name, path = spec["name"], spec["file"]
-    module_spec = importlib.util.spec_from_file_location(name, path)
+    key = _module_key(name, path)
+    module_spec = importlib.util.spec_from_file_location(key, path)
     if module_spec is None or module_spec.loader is None:
         raise ImportError("cannot load %s" % path)
     module = importlib.util.module_from_spec(module_spec)
-    # Register under the name (for pickling, dataclasses, ...) unless that would shadow a
-    # module already imported (e.g. a script called json.py).
-    registered = name not in sys.modules
+    registered = key not in sys.modules
     if registered:
-        sys.modules[name] = module
+        sys.modules[key] = module
     try:
         module_spec.loader.exec_module(module)
     except BaseException:
@@ -69,11 +116,17 @@ def _plugin_name(cls, base):
 
 def _plugin_interval(cls):
     interval = getattr(cls, "interval", None)
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0:
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or \
+            not math.isfinite(interval) or interval <= 0:
         if interval is not None:
             print("W! pythond: %s.interval = %r is not a positive number; using 10"
                   % (cls.__name__, interval), file=sys.stderr)
         return 10
+    if not _MIN_INTERVAL <= interval <= _MAX_INTERVAL:
+        clamped = min(max(interval, _MIN_INTERVAL), _MAX_INTERVAL)
+        print("W! pythond: %s.interval = %r is out of range; using %r"
+              % (cls.__name__, interval, clamped), file=sys.stderr)
+        return clamped
     return interval
 
 
@@ -100,7 +153,7 @@ class Worker:
                 "module": spec["name"],
                 "file": spec["file"],
                 "error": _exception_summary(exc),
-                "traceback": traceback.format_exc(),
+                "traceback": _format_traceback(),
             })
             return
         for obj in list(vars(module).values()):
@@ -115,7 +168,7 @@ class Worker:
                     "module": spec["name"],
                     "file": spec["file"],
                     "error": "%s(): %s" % (obj.__name__, _exception_summary(exc)),
-                    "traceback": traceback.format_exc(),
+                    "traceback": _format_traceback(),
                 })
                 continue
             info = {
@@ -146,7 +199,7 @@ class Worker:
         thread.start()
 
     def _run_one(self, plugin_id):
-        instance, info = self.plugins[plugin_id]
+        instance, _ = self.plugins[plugin_id]
         started = time.monotonic()
         result = {"t": "done", "id": plugin_id, "ok": True}
         try:
@@ -154,9 +207,14 @@ class Worker:
         except BaseException as exc:  # SystemExit in a plugin fails the run, not the worker
             result["ok"] = False
             result["error"] = _exception_summary(exc)
-            result["traceback"] = traceback.format_exc()
+            result["traceback"] = _format_traceback()
         result["duration"] = time.monotonic() - started
-        _send(result)
+        try:
+            _send(result)
+        except BaseException as exc:  # never leave the agent waiting for this run
+            _send({"t": "done", "id": plugin_id, "ok": False, "duration": result["duration"],
+                   "error": "pythond worker could not report the run: %s"
+                            % _exception_summary(exc)})
 
 
 def main():

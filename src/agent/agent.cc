@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -38,6 +39,12 @@ namespace {
 int64_t WallNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t MonoNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -104,8 +111,25 @@ int RunAgent(const RunOptions& options) {
   asio::io_context io;
   outputs::Fanout fanout;
   fanout.Add(store->get());
-  ingest::Api api(&fanout, WallNowNs, PYTHOND_VERSION, Hostname());
-  ingest::HttpServer http(io, ingest::HttpServerOptions{cfg.listen},
+  ingest::ApiOptions api_options;
+  api_options.version = PYTHOND_VERSION;
+  api_options.hostname = Hostname();
+  api_options.public_apis = cfg.public_apis;
+  api_options.write_rate_limit = cfg.request_rate_limit;
+  api_options.max_decoded_bytes = cfg.max_body_bytes;
+  for (const auto& [k, v] : cfg.global_tags) api_options.global_tags.push_back({k, v});
+  if (std::none_of(cfg.global_tags.begin(), cfg.global_tags.end(),
+                   [](const auto& kv) { return kv.first == "host"; })) {
+    api_options.global_tags.push_back({"host", api_options.hostname});
+  }
+  ingest::Api api(&fanout, WallNowNs, MonoNowNs, std::move(api_options));
+  ingest::HttpServerOptions http_options;
+  http_options.listen = cfg.listen;
+  http_options.body_limit = cfg.max_body_bytes;
+  http_options.header_timeout_ns = cfg.header_timeout_ns;
+  http_options.read_timeout_ns = cfg.read_timeout_ns;
+  http_options.max_connections = cfg.max_connections;
+  ingest::HttpServer http(io, http_options,
                           [&api](const ingest::Request& r) { return api.Handle(r); });
   if (Status s = http.Start(); !s.ok()) {
     LOG_ERROR("{}", s.message());
@@ -168,24 +192,54 @@ int RunAgent(const RunOptions& options) {
     });
   };
   wait_hup();
-  stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
+  std::function<void()> begin_stop = [&] {
     stopping = true;
-    LOG_INFO("{}: stopping workers (grace {} ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-             cfg.stop_grace_ns / 1'000'000);
     supervisor.Stop([&] {
       http.Stop();
       hup_signal.cancel();
       child_signal.cancel();
+      stop_signals.cancel();
       io.stop();
     });
-  });
+  };
+  std::function<void()> wait_stop = [&] {
+    stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+      if (!stopping) {
+        LOG_INFO("{}: stopping workers (grace {} ms); send it again to kill them now", name,
+                 cfg.stop_grace_ns / 1'000'000);
+        begin_stop();
+      } else {
+        LOG_WARN("{} again: killing the workers now", name);
+        supervisor.KillNow();
+      }
+      wait_stop();
+    });
+  };
+  wait_stop();
 
   LOG_INFO("listening on http://{} (store {}, seed logs in {})", bound, cfg.store_path.string(),
            cfg.seed_log_dir.string());
   supervisor.Start();
   reap();  // a worker may have died before the SIGCHLD handler was armed
-  io.run();
+  // "Handle the world, crash on our own bugs" — but flush what was acknowledged first: an
+  // exception escaping a handler starts the graceful stop; a second one ends the loop.
+  int internal_errors = 0;
+  while (true) {
+    try {
+      io.run();
+      break;
+    } catch (const std::exception& e) {
+      LOG_ERROR("internal error: {}; stopping", e.what());
+      if (++internal_errors > 1 || stopping) break;
+      begin_stop();
+    }
+  }
+  if (internal_errors > 0) {
+    supervisor.KillNow();
+    reap();
+  }
 
   (*store)->Stop();
   auto stats = (*store)->Stats();
@@ -194,7 +248,7 @@ int RunAgent(const RunOptions& options) {
   LOG_INFO("stopped: {} row(s) stored in {} transaction(s)", stats.rows_written,
            stats.transactions);
   spdlog::default_logger()->flush();
-  return stopping ? 0 : 1;
+  return stopping && internal_errors == 0 ? 0 : 1;
 }
 
 int RunQueryCommand(const fs::path& root, const std::string& format, const std::string& sql) {

@@ -24,10 +24,20 @@ class Loader {
     std::vector<fs::path> files;
     std::error_code ec;
     if (fs::is_directory(conf_d, ec)) {
+      // Symlinked folders are followed, but each real folder and file is read once: a link
+      // loop or two links to one folder cannot load an input twice.
+      std::set<fs::path> seen_dirs{fs::weakly_canonical(conf_d, ec)};
+      std::set<fs::path> seen_files;
       for (auto it = fs::recursive_directory_iterator(
                conf_d, fs::directory_options::follow_directory_symlink, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_regular_file(ec) && it->path().extension() == ".conf") {
+        std::error_code entry_ec;
+        if (it->is_directory(entry_ec)) {
+          if (!seen_dirs.insert(fs::weakly_canonical(it->path(), entry_ec)).second) {
+            it.disable_recursion_pending();
+          }
+        } else if (it->is_regular_file(entry_ec) && it->path().extension() == ".conf" &&
+                   seen_files.insert(fs::weakly_canonical(it->path(), entry_ec)).second) {
           files.push_back(it->path());
         }
       }
@@ -80,6 +90,8 @@ class Loader {
         LoadStore(file, node);
       } else if (is_agent_conf && k == "runner") {
         LoadRunner(file, node);
+      } else if (is_agent_conf && k == "global_tags") {
+        LoadGlobalTags(file, node);
       } else {
         config_.warnings.push_back(
             Where(file, node) + ": unknown key '" + k + "' ignored" +
@@ -143,7 +155,40 @@ class Loader {
     if (!t) return;
     std::string listen;
     if (GetString(file, *t, "listen", "http_api", &listen)) config_.listen = listen;
-    WarnUnknownKeys(file, *t, "http_api", {"listen"});
+    if (const toml::node* n = t->get("public_apis")) {
+      std::vector<std::string> apis;
+      if (ReadStringArray(file, *n, "http_api.public_apis", &apis)) config_.public_apis = apis;
+    }
+    if (const toml::node* n = t->get("max_body_mb")) {
+      auto v = n->value<int64_t>();
+      if (v && *v > 0 && *v <= 4096) {
+        config_.max_body_bytes = static_cast<uint64_t>(*v) << 20;
+      } else {
+        errors_.push_back(Where(file, *n) + ": http_api.max_body_mb must be 1..4096");
+      }
+    }
+    GetDuration(file, *t, "timeout", "http_api", &config_.read_timeout_ns);
+    GetDuration(file, *t, "header_timeout", "http_api", &config_.header_timeout_ns);
+    if (const toml::node* n = t->get("max_connections")) {
+      auto v = n->value<int64_t>();
+      if (v && *v > 0 && *v <= 1'000'000) {
+        config_.max_connections = static_cast<size_t>(*v);
+      } else {
+        errors_.push_back(Where(file, *n) + ": http_api.max_connections must be 1..1000000");
+      }
+    }
+    if (const toml::node* n = t->get("request_rate_limit")) {
+      auto v = n->value<double>();
+      if (v && *v >= 0) {
+        config_.request_rate_limit = *v;
+      } else {
+        errors_.push_back(Where(file, *n) +
+                          ": http_api.request_rate_limit must be a number >= 0 (0: no limit)");
+      }
+    }
+    WarnUnknownKeys(file, *t, "http_api",
+                    {"listen", "public_apis", "max_body_mb", "timeout", "header_timeout",
+                     "max_connections", "request_rate_limit"});
   }
 
   void LoadLog(const std::string& file, const toml::node& node) {
@@ -180,6 +225,23 @@ class Loader {
     GetDuration(file, *t, "restart_backoff_max", "runner", &config_.restart_backoff_max_ns);
     GetDuration(file, *t, "start_timeout", "runner", &config_.start_timeout_ns);
     WarnUnknownKeys(file, *t, "runner", {"stop_grace", "restart_backoff_max", "start_timeout"});
+  }
+
+  void LoadGlobalTags(const std::string& file, const toml::node& node) {
+    const toml::table* t = AsTable(file, node, "global_tags");
+    if (!t) return;
+    for (auto&& [key, value] : *t) {
+      std::string k(key.str());
+      if (auto v = value.value<std::string>()) {
+        if (k.empty() || v->empty()) {
+          errors_.push_back(Where(file, value) + ": global_tags keys and values must not be empty");
+          continue;
+        }
+        config_.global_tags.emplace_back(k, *v);
+      } else {
+        errors_.push_back(Where(file, value) + ": global_tags." + k + " must be a string");
+      }
+    }
   }
 
   void LoadInputs(const std::string& file, const toml::node& node) {
@@ -270,11 +332,16 @@ class Loader {
     config_.inputs.push_back(std::move(in));
   }
 
+  static std::string QualifiedKey(const char* key) {
+    std::string k(key);
+    return k.find('.') == std::string::npos ? "inputs.pythond." + k : k;
+  }
+
   bool ReadStringArray(const std::string& file, const toml::node& node, const char* key,
                        std::vector<std::string>* out) {
     const toml::array* arr = node.as_array();
     if (!arr) {
-      errors_.push_back(Where(file, node) + ": inputs.pythond." + key +
+      errors_.push_back(Where(file, node) + ": " + QualifiedKey(key) +
                         " must be an array of strings");
       return false;
     }
@@ -283,7 +350,7 @@ class Loader {
       if (auto s = item.value<std::string>()) {
         out->push_back(*s);
       } else {
-        errors_.push_back(Where(file, item) + ": inputs.pythond." + key +
+        errors_.push_back(Where(file, item) + ": " + QualifiedKey(key) +
                           " entries must be strings");
         ok = false;
       }

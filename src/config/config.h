@@ -27,6 +27,16 @@ struct Config {
   std::filesystem::path root;
   // [http_api]
   std::string listen = "127.0.0.1:9529";
+  // Routes non-loopback clients may use ("/v1/ping", or a prefix ending in '*').
+  std::vector<std::string> public_apis = {"/v1/write/*", "/v1/ping"};
+  uint64_t max_body_bytes = 32 << 20;          // larger request bodies get 413
+  int64_t header_timeout_ns = 10'000'000'000;  // to receive a request's headers
+  int64_t read_timeout_ns = 30'000'000'000;    // to receive a whole request (slow clients)
+  size_t max_connections = 1024;               // beyond: 503 and close
+  double request_rate_limit = 0;               // write requests/s (0: none); beyond: 429
+  // [global_tags]: added to every point that lacks the key (unless the request opts out).
+  // `host` is the machine's hostname unless set here.
+  std::vector<std::pair<std::string, std::string>> global_tags;
   // [log]
   std::string log_level = "info";
   std::filesystem::path log_file;      // empty: stderr only

@@ -148,6 +148,41 @@ TEST(ConfigTest, BadDurationIsAnError) {
   EXPECT_THAT(cfg.status().message(), HasSubstr("agent.conf:2: store.retention must be"));
 }
 
+TEST(ConfigTest, SymlinkLoopsAndAliasesLoadEachFileOnce) {
+  testing::TempDir root;
+  root.Write("conf.d/pythond/x.conf", "[[inputs.pythond]]\nname='x'\ncmd='python3'\ndirs=['a']\n");
+  std::filesystem::create_directory_symlink("../pythond", root.path() / "conf.d/pythond/self");
+  std::filesystem::create_directory_symlink("pythond", root.path() / "conf.d/alias");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->inputs.size(), 1u);
+}
+
+TEST(ConfigTest, HttpApiAndGlobalTags) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf", R"(
+[http_api]
+public_apis = ["/v1/write/metric"]
+max_body_mb = 8
+timeout = "5s"
+max_connections = 10
+request_rate_limit = 100.5
+[global_tags]
+host = "h1"
+cluster = "c"
+)");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->public_apis, std::vector<std::string>{"/v1/write/metric"});
+  EXPECT_EQ(cfg->max_body_bytes, 8u << 20);
+  EXPECT_EQ(cfg->read_timeout_ns, 5'000'000'000);
+  EXPECT_EQ(cfg->max_connections, 10u);
+  EXPECT_EQ(cfg->request_rate_limit, 100.5);
+  ASSERT_EQ(cfg->global_tags.size(), 2u);
+  // toml++ tables iterate in key order.
+  EXPECT_EQ(cfg->global_tags[0], std::make_pair(std::string("cluster"), std::string("c")));
+}
+
 TEST(ConfigTest, MissingConfDIsFine) {
   testing::TempDir root;
   auto cfg = LoadConfig(root.path(), FakeEnv({}));

@@ -4,9 +4,11 @@
 
 #include "common/logging.h"
 #include "common/strings.h"
+#include "ingest/body_decoder.h"
 #include "ingest/query_string.h"
 #include "model/json_points.h"
 #include "model/line_protocol.h"
+#include "model/pbjson_points.h"
 
 namespace pythond::ingest {
 
@@ -22,10 +24,16 @@ std::string FormatUptime(int64_t ns) {
   return out;
 }
 
-bool IsJsonContentType(std::string_view ct) {
-  // "application/json" with optional parameters; not "application/pbjson" (issue 3).
-  return StartsWith(ct, "application/json");
+// The media type of a Content-Type header, lower-cased, without parameters.
+std::string MediaType(std::string_view content_type) {
+  std::string_view type = TrimSpace(content_type.substr(0, content_type.find(';')));
+  std::string out(type);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
+
+// DataKit's boolean parameters are true when present with any value but "false"/"0".
+bool Flag(const QueryString& q, std::string_view key) { return q.GetBool(key); }
 
 }  // namespace
 
@@ -36,13 +44,60 @@ Answer ErrorAnswer(int status, std::string_view error_code, std::string_view mes
   return a;
 }
 
-Api::Api(outputs::Output* sink, std::function<int64_t()> now_ns, std::string version,
-         std::string hostname)
+void AddGlobalTags(model::Point& point, const std::vector<model::Tag>& tags) {
+  for (const model::Tag& g : tags) {
+    bool present = false;
+    for (const model::Tag& t : point.tags) {
+      if (t.key == g.key) {
+        present = true;
+        break;
+      }
+    }
+    if (!present) {
+      for (const model::Field& f : point.fields) {
+        if (f.key == g.key) {
+          present = true;
+          break;
+        }
+      }
+    }
+    if (!present) point.tags.push_back(g);
+  }
+}
+
+std::string PointsToJson(const std::vector<model::Point>& points) {
+  std::string out = "[";
+  for (size_t i = 0; i < points.size(); ++i) {
+    const model::Point& p = points[i];
+    if (i) out += ',';
+    out += "{\"measurement\":" + JsonQuote(p.measurement) +
+           ",\"tags\":" + model::TagsToJson(p.tags) +
+           ",\"fields\":" + model::FieldsToJson(p.fields) +
+           ",\"time\":" + std::to_string(p.time_ns) + "}";
+  }
+  out += ']';
+  return out;
+}
+
+Api::Api(outputs::Output* sink, std::function<int64_t()> now_ns, std::function<int64_t()> mono_ns,
+         ApiOptions options)
     : sink_(sink),
       now_ns_(std::move(now_ns)),
-      version_(std::move(version)),
-      hostname_(std::move(hostname)),
-      started_ns_(now_ns_()) {}
+      mono_ns_(std::move(mono_ns)),
+      options_(std::move(options)),
+      started_ns_(now_ns_()),
+      write_limit_(options_.write_rate_limit, std::max(1.0, options_.write_rate_limit)) {}
+
+bool Api::IsPublic(std::string_view path) const {
+  for (const std::string& api : options_.public_apis) {
+    if (!api.empty() && api.back() == '*') {
+      if (StartsWith(path, std::string_view(api).substr(0, api.size() - 1))) return true;
+    } else if (path == api) {
+      return true;
+    }
+  }
+  return false;
+}
 
 Answer Api::Handle(const Request& request) {
   ++stats_.requests;
@@ -51,6 +106,13 @@ Answer Api::Handle(const Request& request) {
   if (size_t q = target.find('?'); q != std::string_view::npos) {
     path = target.substr(0, q);
     query = target.substr(q + 1);
+  }
+  if (!request.remote_is_loopback && !IsPublic(path)) {
+    ++stats_.forbidden;
+    return ErrorAnswer(403, "datakit.publicAccessDisabled",
+                       std::string(path) +
+                           " is not open to non-loopback clients "
+                           "(see [http_api] public_apis)");
   }
   constexpr std::string_view kWrite = "/v1/write/";
   if (StartsWith(path, kWrite)) {
@@ -72,68 +134,152 @@ Answer Api::Handle(const Request& request) {
 Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_query,
                         const Request& request) {
   ++stats_.write_requests;
+  QueryString query(raw_query);
+
+  // The input is known before anything can fail, so refusals are counted against it.
+  std::string input;
+  if (auto in = query.Get("input"); in && !in->empty()) {
+    input = *in;
+  } else if (!request.plugin_header.empty()) {
+    // The SDK under pythond: attribute to the pythond input that ran the script.
+    // The SDK percent-encodes each part of "<input>/<plugin>".
+    input = PercentDecode(request.plugin_header.substr(0, request.plugin_header.find('/')));
+  } else {
+    input = "datakit-http";  // DataKit's name for writes without ?input=
+  }
+  InputIngestStats& input_stats = stats_.inputs[input];
+  ++input_stats.requests;
+  auto refuse = [&](int status, std::string_view code, std::string_view message) {
+    ++input_stats.refused_requests;
+    if (status >= 400 && status < 500) ++stats_.bad_requests;
+    return ErrorAnswer(status, code, message);
+  };
+
+  if (options_.write_rate_limit > 0 && !write_limit_.Allow(mono_ns_())) {
+    ++stats_.rate_limited;
+    ++input_stats.refused_requests;
+    return ErrorAnswer(429, "datakit.reachMaxAPILimit",
+                       "more than " + std::to_string(options_.write_rate_limit) +
+                           " write requests per second (see [http_api] request_rate_limit)");
+  }
   auto category = model::ParseCategory(category_name);
   if (!category) {
-    ++stats_.bad_requests;
-    return ErrorAnswer(400, "datakit.invalidCategory",
-                       "invalid category '" + std::string(category_name) +
-                           "' (want metric, logging, object, custom_object, keyevent, rum, "
-                           "network or security)");
+    return refuse(400, "datakit.invalidCategory",
+                  "invalid category '" + std::string(category_name) +
+                      "' (want metric, logging, object, custom_object, keyevent, rum, "
+                      "network or security)");
   }
-  QueryString query(raw_query);
   auto precision = model::ParsePrecision(query.Get("precision").value_or(""));
   if (!precision) {
-    ++stats_.bad_requests;
-    return ErrorAnswer(400, "datakit.invalidPrecision",
-                       "invalid precision '" + query.Get("precision").value_or("") +
-                           "' (want n, u, ms, s, m or h)");
+    return refuse(400, "datakit.invalidPrecision",
+                  "invalid precision '" + query.Get("precision").value_or("") +
+                      "' (want n, u, ms, s, m or h)");
   }
-  if (TrimSpace(request.body).empty()) {
-    ++stats_.bad_requests;
-    return ErrorAnswer(400, "datakit.emptyBody", "the request body is empty");
+  std::string echo = query.Get("echo").value_or("");
+  if (echo.empty() && Flag(query, "echo_line_proto")) echo = "lp";
+  if (echo.empty() && Flag(query, "echo_json")) echo = "json";
+  if (!echo.empty() && echo != "lp" && echo != "json") {
+    return refuse(400, "datakit.invalidEcho", "invalid echo '" + echo + "' (want lp or json)");
+  }
+
+  std::string encoding_name = query.Get("encoding").value_or(std::string(request.content_encoding));
+  auto encoding = ParseBodyEncoding(encoding_name);
+  if (!encoding.ok()) return refuse(400, "datakit.decodeBodyFailed", encoding.status().message());
+  std::string_view body = request.body;
+  std::string decoded;
+  if (*encoding != BodyEncoding::kIdentity) {
+    auto result = DecodeBody(body, *encoding, options_.max_decoded_bytes);
+    if (!result.ok()) {
+      if (result.status().code() == StatusCode::kResourceExhausted) {
+        return refuse(413, "datakit.bodyTooLarge", result.status().message());
+      }
+      return refuse(400, "datakit.decodeBodyFailed", result.status().message());
+    }
+    decoded = std::move(*result);
+    body = decoded;
+  }
+  if (TrimSpace(body).empty()) {
+    return refuse(400, "datakit.emptyBody", "the request body is empty");
   }
 
   model::ParseOptions options{*precision, now_ns_()};
-  bool json = IsJsonContentType(request.content_type);
-  model::ParseResult parsed = json ? model::ParseJsonPoints(request.body, options)
-                                   : model::ParseLineProtocol(request.body, options);
+  std::string media = MediaType(request.content_type);
+  bool json = media == "application/json";
+  bool pbjson = media == "application/pbjson";
+  model::ParseResult parsed = pbjson ? model::ParsePbJsonPoints(body, options)
+                              : json ? model::ParseJsonPoints(body, options)
+                                     : model::ParseLineProtocol(body, options);
   if (!parsed.errors.empty()) {
-    ++stats_.bad_requests;
-    return ErrorAnswer(400, json ? "datakit.invalidJsonPoint" : "datakit.invalidLinePoint",
-                       model::FormatParseErrors(parsed.errors, json, 20, parsed.error_count));
+    return refuse(400, json || pbjson ? "datakit.invalidJsonPoint" : "datakit.invalidLinePoint",
+                  model::FormatParseErrors(parsed.errors, json || pbjson, 20, parsed.error_count));
   }
   if (parsed.points.empty()) {
-    ++stats_.bad_requests;
-    return ErrorAnswer(400, "datakit.noPoints", "the request body holds no points");
+    return refuse(400, "datakit.noPoints", "the request body holds no points");
   }
+
+  if (!Flag(query, "ignore_global_tags") && !Flag(query, "ignore_global_host_tags")) {
+    for (model::Point& p : parsed.points) AddGlobalTags(p, options_.global_tags);
+  }
+
+  // DataKit's point checks: repair and count, or under ?strict refuse the body.
+  bool strict = Flag(query, "strict");
+  std::string warnings;
+  size_t warning_count = 0, kept = 0;
+  for (size_t i = 0; i < parsed.points.size(); ++i) {
+    model::Point& p = parsed.points[i];
+    model::CheckOutcome outcome = model::CheckPoint(*category, p, options_.check_limits);
+    for (const model::CheckWarning& w : outcome.warnings) {
+      ++input_stats.checks[static_cast<size_t>(w.reason)];
+      if (++warning_count <= 20) {
+        if (!warnings.empty()) warnings += "; ";
+        warnings += "point " + std::to_string(i + 1) + ": " + w.message;
+      }
+    }
+    if (outcome.refused) {
+      ++input_stats.points_refused;
+    } else {
+      if (kept != i) parsed.points[kept] = std::move(p);
+      ++kept;
+    }
+  }
+  if (warning_count > 20) warnings += "; and " + std::to_string(warning_count - 20) + " more";
+  if (strict && warning_count > 0) {
+    return refuse(400, "datakit.pointGotWarning", warnings);
+  }
+  parsed.points.resize(kept);
+  if (parsed.points.empty()) {
+    return refuse(400, "datakit.noPoints", "no point passed the checks: " + warnings);
+  }
+
+  Answer ok{200, "", "application/json"};
+  if (echo == "lp") {
+    ok.content_type = "text/plain; charset=utf-8";
+    for (const model::Point& p : parsed.points) model::AppendLineProtocol(ok.body, p);
+  } else if (echo == "json") {
+    ok.body = PointsToJson(parsed.points);
+  }
+  if (Flag(query, "dry")) return ok;
 
   auto batch = std::make_shared<model::PointBatch>();
   batch->category = *category;
-  if (auto input = query.Get("input"); input && !input->empty()) {
-    batch->input = *input;
-  } else if (!request.plugin_header.empty()) {
-    // The SDK under pythond: attribute to the pythond input that ran the script.
-    batch->input = std::string(request.plugin_header.substr(0, request.plugin_header.find('/')));
-  } else {
-    batch->input = "datakit-http";  // DataKit's name for writes without ?input=
-  }
+  batch->input = input;
   size_t n = parsed.points.size();
   batch->points = std::move(parsed.points);
-  if (query.GetBool("dry")) return Answer{200, "", "application/json"};
   Status s = sink_->Write(std::move(batch));
   if (!s.ok()) {
     ++stats_.busy;
-    return ErrorAnswer(503, "datakit.busy", s.message());
+    return refuse(503, "datakit.busy", s.message());
   }
   stats_.points_accepted[static_cast<int>(*category)] += n;
-  return Answer{200, "", "application/json"};
+  input_stats.points[static_cast<int>(*category)] += n;
+  return ok;
 }
 
 Answer Api::HandlePing() {
   Answer a;
-  a.body = "{\"content\":{\"version\":" + JsonQuote(version_) +
+  a.body = "{\"content\":{\"version\":" + JsonQuote(options_.version) +
            ",\"uptime\":" + JsonQuote(FormatUptime(now_ns_() - started_ns_)) +
-           ",\"host\":" + JsonQuote(hostname_) + "}}";
+           ",\"host\":" + JsonQuote(options_.hostname) + "}}";
   return a;
 }
 

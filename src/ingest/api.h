@@ -2,7 +2,7 @@
 // (http_server.h), so tests call it directly. Runs on the event-loop thread; not thread-safe.
 //
 // Routes (docs/API.md):
-//   POST /v1/write/:category   line protocol (default) or JSON (Content-Type: application/json)
+//   POST /v1/write/:category   line protocol (default), JSON (application/json)
 //   GET  /v1/ping              {"content":{"version","uptime","host"}}
 //   POST /v1/lasterror         {"input":..,"err_content":..} from a script
 // Errors answer DataKit's JSON body {"error_code":"datakit.xxx","message":"..."}.
@@ -13,8 +13,11 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/rate_limiter.h"
 #include "model/point.h"
+#include "model/point_checks.h"
 #include "outputs/output.h"
 
 namespace pythond::ingest {
@@ -23,8 +26,10 @@ struct Request {
   std::string_view method;  // "GET", "POST", ...
   std::string_view target;  // path and query, e.g. "/v1/write/metric?input=x"
   std::string_view content_type;
+  std::string_view content_encoding;
   std::string_view plugin_header;  // X-Pythond-Plugin: "<input>/<plugin>" from the SDK
   std::string_view body;
+  bool remote_is_loopback = true;  // the client connected from 127.0.0.0/8 or ::1
 };
 
 struct Answer {
@@ -33,13 +38,38 @@ struct Answer {
   std::string content_type = "application/json";
 };
 
-// Counters for /v1/stats (issue 8 will widen them).
+struct ApiOptions {
+  std::string version;
+  std::string hostname;
+  // Added to every point lacking the key, unless the request says ignore_global_tags or
+  // ignore_global_host_tags. Includes host=<hostname> unless configured otherwise.
+  std::vector<model::Tag> global_tags;
+  // Paths non-loopback clients may reach: exact ("/v1/ping") or a prefix ending in '*'.
+  std::vector<std::string> public_apis = {"/v1/write/*", "/v1/ping"};
+  double write_rate_limit = 0;  // write requests per second over all clients; 0: none
+  model::CheckLimits check_limits;
+  size_t max_decoded_bytes = 32 << 20;  // a compressed body may not decode to more (413)
+};
+
+// What one input has sent (by the `input` each batch is stored under).
+struct InputIngestStats {
+  uint64_t requests = 0;
+  uint64_t points[model::kCategoryCount] = {};
+  uint64_t refused_requests = 0;  // 4xx/5xx answers to its writes
+  uint64_t points_refused = 0;    // points the checks could not keep
+  // Repairs and refusals by reason (model::CheckReason).
+  uint64_t checks[static_cast<size_t>(model::CheckReason::kCount)] = {};
+};
+
 struct ApiStats {
   uint64_t requests = 0;
   uint64_t write_requests = 0;
   uint64_t points_accepted[model::kCategoryCount] = {};
-  uint64_t bad_requests = 0;
-  uint64_t busy = 0;  // 503: a sink's backlog was full
+  uint64_t bad_requests = 0;  // 4xx
+  uint64_t busy = 0;          // 503: a sink's backlog was full
+  uint64_t rate_limited = 0;  // 429
+  uint64_t forbidden = 0;     // 403: a non-loopback client on a private route
+  std::map<std::string, InputIngestStats> inputs;
 };
 
 struct LastError {
@@ -49,9 +79,10 @@ struct LastError {
 
 class Api {
  public:
-  // `sink` must outlive the Api. `now_ns` is the wall clock (unix ns), injectable for tests.
-  Api(outputs::Output* sink, std::function<int64_t()> now_ns, std::string version,
-      std::string hostname);
+  // `sink` must outlive the Api. `now_ns` is the wall clock (unix ns) and `mono_ns` a monotonic
+  // clock, both injectable for tests.
+  Api(outputs::Output* sink, std::function<int64_t()> now_ns, std::function<int64_t()> mono_ns,
+      ApiOptions options);
 
   Answer Handle(const Request& request);
 
@@ -62,17 +93,25 @@ class Api {
   Answer HandleWrite(std::string_view category, std::string_view query, const Request& request);
   Answer HandlePing();
   Answer HandleLastError(const Request& request);
+  bool IsPublic(std::string_view path) const;
 
   outputs::Output* sink_;
   std::function<int64_t()> now_ns_;
-  std::string version_;
-  std::string hostname_;
+  std::function<int64_t()> mono_ns_;
+  ApiOptions options_;
   int64_t started_ns_;
+  RateLimiter write_limit_;
   ApiStats stats_;
   std::map<std::string, LastError> last_errors_;  // by input name
 };
 
 // DataKit's error body.
 Answer ErrorAnswer(int status, std::string_view error_code, std::string_view message);
+
+// Adds each of `tags` whose key the point does not have (as tag or field) to the point.
+void AddGlobalTags(model::Point& point, const std::vector<model::Tag>& tags);
+
+// [{"measurement":..,"tags":{..},"fields":{..},"time":ns}, ...] — the echo=json body.
+std::string PointsToJson(const std::vector<model::Point>& points);
 
 }  // namespace pythond::ingest

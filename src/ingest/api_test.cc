@@ -32,10 +32,34 @@ class ApiTest : public ::testing::Test {
     body_ = std::move(body);
     ct_ = std::move(content_type);
     plugin_ = std::move(plugin);
-    return api_.Handle(Request{"POST", target_, ct_, plugin_, body_});
+    Request r;
+    r.method = "POST";
+    r.target = target_;
+    r.content_type = ct_;
+    r.plugin_header = plugin_;
+    r.body = body_;
+    r.remote_is_loopback = loopback_;
+    return api_.Handle(r);
+  }
+  Answer Get(std::string target) {
+    target_ = std::move(target);
+    Request r;
+    r.method = "GET";
+    r.target = target_;
+    r.remote_is_loopback = loopback_;
+    return api_.Handle(r);
+  }
+  static ApiOptions Options() {
+    ApiOptions o;
+    o.version = "0.1.0";
+    o.hostname = "box";
+    return o;
   }
   RecordingSink sink_;
-  Api api_{&sink_, [] { return int64_t{1'700'000'000'123'000'000}; }, "0.1.0", "box"};
+  int64_t mono_ = 1'000'000'000;
+  bool loopback_ = true;
+  Api api_{&sink_, [] { return int64_t{1'700'000'000'123'000'000}; }, [this] { return mono_; },
+           Options()};
   std::string target_, body_, ct_, plugin_;
 };
 
@@ -142,7 +166,7 @@ TEST_F(ApiTest, FullSinkAnswers503) {
 }
 
 TEST_F(ApiTest, PingLastErrorAndUnknownRoutes) {
-  Answer ping = api_.Handle(Request{"GET", "/v1/ping", "", "", ""});
+  Answer ping = Get("/v1/ping");
   EXPECT_EQ(ping.status, 200);
   EXPECT_THAT(ping.body, HasSubstr("\"version\":\"0.1.0\""));
   EXPECT_THAT(ping.body, HasSubstr("\"host\":\"box\""));
@@ -150,8 +174,69 @@ TEST_F(ApiTest, PingLastErrorAndUnknownRoutes) {
   EXPECT_EQ(le.status, 200);
   EXPECT_EQ(api_.last_errors().at("in1").message, "boom");
   EXPECT_EQ(Post("/v1/lasterror", "nope").status, 400);
-  EXPECT_EQ(api_.Handle(Request{"GET", "/nope", "", "", ""}).status, 404);
-  EXPECT_EQ(api_.Handle(Request{"GET", "/v1/write/metric", "", "", ""}).status, 405);
+  EXPECT_EQ(Get("/nope").status, 404);
+  EXPECT_EQ(Get("/v1/write/metric").status, 405);
+}
+
+TEST_F(ApiTest, NonLoopbackClientsReachOnlyPublicApis) {
+  loopback_ = false;
+  EXPECT_EQ(Post("/v1/write/metric", "m v=1").status, 200);
+  EXPECT_EQ(Get("/v1/ping").status, 200);
+  Answer a = Post("/v1/lasterror", R"({"input":"in1","err_content":"boom"})");
+  EXPECT_EQ(a.status, 403);
+  EXPECT_THAT(a.body, HasSubstr("datakit.publicAccessDisabled"));
+  EXPECT_EQ(api_.stats().forbidden, 1u);
+  loopback_ = true;
+  EXPECT_EQ(Post("/v1/lasterror", R"({"input":"in1","err_content":"boom"})").status, 200);
+}
+
+TEST_F(ApiTest, EchoReturnsThePointsAsStored) {
+  Answer lp = Post("/v1/write/metric?echo=lp", "m,t=x v=1i,s=\"q\" 5");
+  ASSERT_EQ(lp.status, 200) << lp.body;
+  EXPECT_EQ(lp.body, "m,t=x v=1i,s=\"q\" 5000000000\n");
+  Answer json = Post("/v1/write/metric?echo=json&precision=n", "m,t=x v=1i 5");
+  EXPECT_EQ(json.body, R"([{"measurement":"m","tags":{"t":"x"},"fields":{"v":1},"time":5}])");
+  EXPECT_EQ(Post("/v1/write/metric?echo=yaml", "m v=1").status, 400);
+}
+
+TEST_F(ApiTest, RefusalsAreCountedPerInput) {
+  EXPECT_EQ(Post("/v1/write/metric?input=a", "m v=1").status, 200);
+  EXPECT_EQ(Post("/v1/write/metric?input=a", "bad").status, 400);
+  EXPECT_EQ(Post("/v1/write/logging?input=b", "m v=1\nm v=2").status, 200);
+  const auto& inputs = api_.stats().inputs;
+  EXPECT_EQ(inputs.at("a").requests, 2u);
+  EXPECT_EQ(inputs.at("a").refused_requests, 1u);
+  EXPECT_EQ(inputs.at("a").points[0], 1u);
+  EXPECT_EQ(inputs.at("b").points[1], 2u);
+}
+
+TEST(ApiRateLimitTest, WritesBeyondTheRateGet429) {
+  RecordingSink sink;
+  int64_t mono = 1'000'000'000;
+  ApiOptions o;
+  o.write_rate_limit = 2;
+  Api api(
+      &sink, [] { return int64_t{1}; }, [&] { return mono; }, o);
+  std::string body = "m v=1";
+  auto post = [&] {
+    Request r;
+    r.method = "POST";
+    r.target = "/v1/write/metric";
+    r.body = body;
+    return api.Handle(r).status;
+  };
+  EXPECT_EQ(post(), 200);
+  EXPECT_EQ(post(), 200);
+  EXPECT_EQ(post(), 429);
+  mono += 500'000'000;  // half a second: one more token
+  EXPECT_EQ(post(), 200);
+  EXPECT_EQ(api.stats().rate_limited, 1u);
+}
+
+TEST(GlobalTagsTest, AddedUnlessThePointHasTheKey) {
+  model::Point p{"m", {{"host", "mine"}}, {{"env", std::string("f")}}, 1};
+  AddGlobalTags(p, {{"host", "agent"}, {"env", "prod"}, {"dc", "x"}});
+  EXPECT_EQ(model::TagsToJson(p.tags), R"({"host":"mine","dc":"x"})");
 }
 
 TEST(QueryStringTest, DecodesAndFindsValues) {

@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <charconv>
 
 #include "common/logging.h"
@@ -48,15 +49,46 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
       : stream_(std::move(socket)),
         server_(server),
         alive_(server->alive_),
-        body_limit_(server->options_.body_limit) {}
+        open_connections_(server->open_connections_),
+        options_(server->options_) {
+    ++*open_connections_;
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    loopback_ = !ec && remote.address().is_loopback();
+    if (!ec && remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()) {
+      loopback_ =
+          asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).is_loopback();
+    }
+  }
+  ~Session() { --*open_connections_; }
 
   void Start() { Read(); }
+
+  // Answers 503 and closes: the server is at its connection limit.
+  void RefuseBusy() {
+    Reply(ErrorAnswer(503, "datakit.tooManyConnections",
+                      "the agent serves at most " + std::to_string(options_.max_connections) +
+                          " connections (see [http_api] max_connections)"),
+          false, 11, true);
+  }
 
  private:
   void Read() {
     parser_.emplace();
-    parser_->body_limit(body_limit_);
-    stream_.expires_after(std::chrono::seconds(30));
+    parser_->body_limit(options_.body_limit);
+    // Phase 1: the headers (also bounds how long an idle keep-alive connection stays open).
+    stream_.expires_after(std::chrono::nanoseconds(options_.header_timeout_ns));
+    read_started_ = std::chrono::steady_clock::now();
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->OnRead(ec);
+                              self->ReadBody();
+                            });
+  }
+
+  void ReadBody() {
+    // Phase 2: the body, within what is left of the whole-request budget.
+    stream_.expires_at(read_started_ + std::chrono::nanoseconds(options_.read_timeout_ns));
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -74,13 +106,14 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     }
     if (ec == http::error::body_limit) {
       Reply(ErrorAnswer(413, "datakit.bodyTooLarge",
-                        "request body is larger than " + std::to_string(body_limit_) + " bytes"),
-            false, 11);
+                        "request body is larger than " + std::to_string(options_.body_limit) +
+                            " bytes (see [http_api] max_body_mb)"),
+            false, 11, true);
       return;
     }
     if (ec) {
       Reply(ErrorAnswer(400, "datakit.badRequest", "malformed HTTP request: " + ec.message()),
-            false, 11);
+            false, 11, true);
       return;
     }
     auto& req = parser_->get();
@@ -91,12 +124,18 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     r.content_type = std::string_view(ct.data(), ct.size());
     auto plugin = req["X-Pythond-Plugin"];
     r.plugin_header = std::string_view(plugin.data(), plugin.size());
+    auto encoding = req[http::field::content_encoding];
+    r.content_encoding = std::string_view(encoding.data(), encoding.size());
     r.body = req.body();
+    r.remote_is_loopback = loopback_;
     Answer a = server_->handler_(r);
     Reply(std::move(a), req.keep_alive(), req.version());
   }
 
-  void Reply(Answer a, bool keep_alive, unsigned version) {
+  // `linger`: the request (body) may not have been read, as for 413: after the answer, read
+  // and discard what the client still sends (bounded) before closing, or the kernel resets the
+  // connection and the client never sees the answer.
+  void Reply(Answer a, bool keep_alive, unsigned version, bool linger = false) {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(a.status), version);
     res->set(http::field::server, "pythond");
@@ -104,14 +143,34 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     res->keep_alive(keep_alive);
     res->body() = std::move(a.body);
     res->prepare_payload();
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
-                        if (ec || !keep_alive) {
-                          self->Close();
-                        } else {
-                          self->Read();
-                        }
-                      });
+    http::async_write(
+        stream_, *res,
+        [self = shared_from_this(), res, keep_alive, linger](beast::error_code ec, size_t) {
+          if (!ec && linger) {
+            self->LingeringClose();
+          } else if (ec || !keep_alive) {
+            self->Close();
+          } else {
+            self->Read();
+          }
+        });
+  }
+
+  void LingeringClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(5));
+    drain_buffer_ = std::make_unique<std::array<char, 65536>>();
+    Drain(0);
+  }
+
+  void Drain(uint64_t drained) {
+    if (drained > kMaxDrainBytes) return Close();
+    stream_.async_read_some(asio::buffer(*drain_buffer_),
+                            [self = shared_from_this(), drained](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();
+                              self->Drain(drained + n);
+                            });
   }
 
   void Close() {
@@ -123,9 +182,14 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   beast::tcp_stream stream_;
   HttpServer* server_;
   std::shared_ptr<bool> alive_;  // false once the server stopped: server_ may be gone
-  uint64_t body_limit_;
+  std::shared_ptr<size_t> open_connections_;
+  const HttpServerOptions options_;
+  bool loopback_ = false;
+  std::chrono::steady_clock::time_point read_started_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::unique_ptr<std::array<char, 65536>> drain_buffer_;
+  static constexpr uint64_t kMaxDrainBytes = 256ull << 20;
 };
 
 HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler handler)
@@ -133,7 +197,9 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler 
       options_(std::move(options)),
       handler_(std::move(handler)),
       acceptor_(io),
-      alive_(std::make_shared<bool>(true)) {}
+      accept_retry_(io),
+      alive_(std::make_shared<bool>(true)),
+      open_connections_(std::make_shared<size_t>(0)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -172,9 +238,21 @@ void HttpServer::Accept() {
   acceptor_.async_accept(io_, [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      std::make_shared<Session>(std::move(socket), this)->Start();
+      auto session = std::make_shared<Session>(std::move(socket), this);
+      if (*open_connections_ > options_.max_connections) {
+        ++refused_connections_;
+        session->RefuseBusy();
+      } else {
+        session->Start();
+      }
     } else {
-      LOG_WARN("http: accept failed: {}", ec.message());
+      // E.g. EMFILE: back off instead of spinning on a failing accept.
+      LOG_WARN("http: accept failed: {}; retrying in 100 ms", ec.message());
+      accept_retry_.expires_after(std::chrono::milliseconds(100));
+      accept_retry_.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && acceptor_.is_open()) Accept();
+      });
+      return;
     }
     Accept();
   });
@@ -184,6 +262,7 @@ void HttpServer::Stop() {
   *alive_ = false;
   beast::error_code ec;
   acceptor_.close(ec);
+  accept_retry_.cancel();
 }
 
 std::string HttpServer::bound_address() const {

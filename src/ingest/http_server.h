@@ -1,10 +1,13 @@
 // HTTP/1.1 server on Boost.Beast, driven by the agent's io_context (event-loop thread only).
-// Each connection reads one request at a time (keep-alive), with a 30 s idle/read timeout and a
-// body limit; the handler runs inline on the event loop and must not block.
+// Each connection reads one request at a time (keep-alive): headers within header_timeout (also
+// the keep-alive idle limit), the whole request within read_timeout, the body within
+// body_limit. Connections beyond max_connections get 503 and are closed. The handler runs
+// inline on the event loop and must not block.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -17,8 +20,11 @@
 namespace pythond::ingest {
 
 struct HttpServerOptions {
-  std::string listen = "127.0.0.1:9529";  // HOST:PORT, [V6]:PORT; port 0 picks a free port
-  uint64_t body_limit = 64 << 20;         // bytes; larger bodies get 413
+  std::string listen = "127.0.0.1:9529";       // HOST:PORT, [V6]:PORT; port 0 picks a free port
+  uint64_t body_limit = 32 << 20;              // bytes; larger bodies get 413
+  int64_t header_timeout_ns = 10'000'000'000;  // idle keep-alive or slow headers: closed
+  int64_t read_timeout_ns = 30'000'000'000;    // a whole request, headers and body
+  size_t max_connections = 1024;               // beyond: 503 and close
 };
 
 class HttpServer {
@@ -35,6 +41,8 @@ class HttpServer {
   void Stop();
   // The bound address, e.g. "127.0.0.1:9529" (after Start()).
   std::string bound_address() const;
+  size_t open_connections() const { return *open_connections_; }
+  uint64_t refused_connections() const { return refused_connections_; }
 
  private:
   class Session;
@@ -44,7 +52,10 @@ class HttpServer {
   HttpServerOptions options_;
   Handler handler_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer accept_retry_;
   std::shared_ptr<bool> alive_;  // sessions check it before calling the handler
+  std::shared_ptr<size_t> open_connections_;
+  uint64_t refused_connections_ = 0;
 };
 
 // Splits "host:port" / "[v6]:port" / ":port". Returns false on malformed input.

@@ -57,6 +57,90 @@ const char* TypeName(simdjson::dom::element_type type) {
   return "unknown";
 }
 
+// Reads a JSON array of scalars of one type into an Array field value; returns an empty string or
+// the reason it is refused. Integers are int64, or uint64 when one is above INT64_MAX (then none
+// may be negative); integers mixed with floats all become floats (every JSON number is a number,
+// as in DataKit, which reads them all as float64).
+std::string ParseArrayField(std::string_view key, simdjson::dom::array elements, FieldValue& out) {
+  using simdjson::dom::element_type;
+  enum Kind { kNone, kNumber, kString, kBool } kind = kNone;
+  element_type first_type = element_type::NULL_VALUE;
+  bool any_double = false, any_uint = false, any_negative = false;
+  for (simdjson::dom::element e : elements) {
+    Kind k;
+    switch (e.type()) {
+      case element_type::INT64:
+        k = kNumber;
+        any_negative |= e.get_int64().value_unsafe() < 0;
+        break;
+      case element_type::UINT64:
+        k = kNumber;
+        any_uint = true;
+        break;
+      case element_type::DOUBLE:
+        k = kNumber;
+        any_double = true;
+        break;
+      case element_type::STRING:
+        k = kString;
+        break;
+      case element_type::BOOL:
+        k = kBool;
+        break;
+      default:
+        return "field " + Quoted(key) + ": array elements must be numbers, strings or bools, not " +
+               TypeName(e.type());
+    }
+    if (kind == kNone) {
+      kind = k;
+      first_type = e.type();
+    } else if (k != kind) {
+      return "field " + Quoted(key) + ": array elements must all have one type (" +
+             TypeName(first_type) + " and " + TypeName(e.type()) + ")";
+    }
+  }
+  if (any_uint && any_negative && !any_double) {
+    return "field " + Quoted(key) +
+           ": array integers must all fit int64 or all fit uint64 (a negative one and one above "
+           "9223372036854775807)";
+  }
+  Array& array = out.emplace<Array>();
+  array.values.reserve(elements.size());
+  for (simdjson::dom::element e : elements) {
+    switch (e.type()) {
+      case element_type::INT64: {
+        const int64_t v = e.get_int64().value_unsafe();
+        if (any_double) {
+          array.values.emplace_back(static_cast<double>(v));
+        } else if (any_uint) {
+          array.values.emplace_back(static_cast<uint64_t>(v));
+        } else {
+          array.values.emplace_back(v);
+        }
+        break;
+      }
+      case element_type::UINT64: {
+        const uint64_t v = e.get_uint64().value_unsafe();
+        if (any_double) {
+          array.values.emplace_back(static_cast<double>(v));
+        } else {
+          array.values.emplace_back(v);
+        }
+        break;
+      }
+      case element_type::DOUBLE:
+        array.values.emplace_back(e.get_double().value_unsafe());
+        break;
+      case element_type::STRING:
+        array.values.emplace_back(std::string(e.get_string().value_unsafe()));
+        break;
+      default:  // BOOL; the first pass refused everything else
+        array.values.emplace_back(e.get_bool().value_unsafe());
+    }
+  }
+  return {};
+}
+
 // Fills `point` from one JSON point; returns an empty string or the reason it is refused.
 std::string ParsePoint(simdjson::dom::element element, const ParseOptions& options, Point& point) {
   using simdjson::dom::element_type;
@@ -158,9 +242,13 @@ std::string ParsePoint(simdjson::dom::element element, const ParseOptions& optio
       case element_type::BOOL:
         v = value.get_bool().value_unsafe();
         break;
-      case element_type::ARRAY:
+      case element_type::ARRAY: {
+        std::string reason = ParseArrayField(key, value.get_array().value_unsafe(), v);
+        if (!reason.empty()) return reason;
+        break;
+      }
       case element_type::OBJECT:
-        return "field " + Quoted(key) + " must be a number, string or bool, not " +
+        return "field " + Quoted(key) + " must be a number, string, bool or array, not " +
                TypeName(value.type());
     }
     point.fields.push_back({std::string(key), std::move(v)});

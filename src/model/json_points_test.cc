@@ -150,9 +150,11 @@ TEST(JsonPointsTest, PointErrorsNameThePoint) {
       {R"({"measurement":"m","fields":{"v":1},"tags":{"t":{"x":1}}})",
        "tag 't' must be a string, not an object"},
       {R"({"measurement":"m","fields":{"v":{"nested":1}}})",
-       "field 'v' must be a number, string or bool, not an object"},
-      {R"({"measurement":"m","fields":{"v":[1,2]}})",
-       "field 'v' must be a number, string or bool, not an array"},
+       "field 'v' must be a number, string, bool or array, not an object"},
+      {R"({"measurement":"m","fields":{"v":[1,"2"]}})",
+       "field 'v': array elements must all have one type (an integer and a string)"},
+      {R"({"measurement":"m","fields":{"v":[[1]]}})",
+       "field 'v': array elements must be numbers, strings or bools, not an array"},
       {R"({"measurement":"m","fields":{"":1}})", "empty field key"},
       {R"({"measurement":"m","fields":{"v":1},"tags":{"":"x"}})", "empty tag key"},
   };
@@ -175,8 +177,59 @@ TEST(JsonPointsTest, NestedObjectErrorNamesPointAndKey) {
                             {"measurement":"d","fields":{}}])");
   EXPECT_EQ(r.points.size(), 2u);
   EXPECT_EQ(FormatParseErrors(r.errors, true),
-            "point 3: field 'cpu' must be a number, string or bool, not an object; "
+            "point 3: field 'cpu' must be a number, string, bool or array, not an object; "
             "point 4: empty fields");
+}
+
+TEST(JsonPointsTest, ArraysOfOneType) {
+  Point p = ParseOne(R"({"measurement":"m","fields":{
+      "i":[1,-2,3], "u":[1,18446744073709551615], "f":[1.5,2.5], "num":[1,2.5,3],
+      "bignum":[18446744073709551615,-1,0.5], "s":["a","b\"c"], "b":[true,false], "e":[],
+      "f5":[1,2,3,4], "f6":["str1","str2","str3"]}})");
+  ASSERT_EQ(p.fields.size(), 10u);
+  EXPECT_EQ(p.fields[0].value, FieldValue(Array{{int64_t{1}, int64_t{-2}, int64_t{3}}}));
+  EXPECT_EQ(p.fields[1].value,
+            FieldValue(Array{{uint64_t{1}, std::numeric_limits<uint64_t>::max()}}));
+  EXPECT_EQ(p.fields[2].value, FieldValue(Array{{1.5, 2.5}}));
+  EXPECT_EQ(p.fields[3].value, FieldValue(Array{{1.0, 2.5, 3.0}}));
+  EXPECT_EQ(p.fields[4].value, FieldValue(Array{{1.8446744073709552e19, -1.0, 0.5}}));
+  EXPECT_EQ(p.fields[5].value, FieldValue(Array{{std::string("a"), std::string("b\"c")}}));
+  EXPECT_EQ(p.fields[6].value, FieldValue(Array{{true, false}}));
+  EXPECT_EQ(p.fields[7].value, FieldValue(Array{}));
+  EXPECT_EQ(p.fields[8].value, FieldValue(Array{{int64_t{1}, int64_t{2}, int64_t{3}, int64_t{4}}}));
+  EXPECT_EQ(p.fields[9].value,
+            FieldValue(Array{{std::string("str1"), std::string("str2"), std::string("str3")}}));
+}
+
+TEST(JsonPointsTest, ArrayErrorsNameThePointAndField) {
+  struct Case {
+    const char* fields;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {R"({"a":[1,true]})",
+       "field 'a': array elements must all have one type (an integer and a bool)"},
+      {R"({"a":["x",1.5]})",
+       "field 'a': array elements must all have one type (a string and a float)"},
+      {R"({"a":[true,"x"]})",
+       "field 'a': array elements must all have one type (a bool and a string)"},
+      {R"({"a":[1,null]})",
+       "field 'a': array elements must be numbers, strings or bools, not null"},
+      {R"({"a":[{"x":1}]})",
+       "field 'a': array elements must be numbers, strings or bools, not an object"},
+      {R"({"a":[-1,18446744073709551615]})",
+       "field 'a': array integers must all fit int64 or all fit uint64 (a negative one and one "
+       "above "
+       "9223372036854775807)"},
+  };
+  for (const Case& c : cases) {
+    std::string body =
+        std::string(R"([{"measurement":"ok","fields":{"v":1}},{"measurement":"m","fields":)") +
+        c.fields + "}]";
+    ParseResult r = Parse(body);
+    ASSERT_EQ(r.errors.size(), 1u) << body;
+    EXPECT_EQ(FormatParseErrors(r.errors, true), std::string("point 2: ") + c.reason) << body;
+  }
 }
 
 TEST(JsonPointsTest, BodyErrors) {

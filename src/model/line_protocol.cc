@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <limits>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 
 namespace pythond::model {
@@ -61,12 +63,51 @@ std::string Reason(std::string_view prefix, std::string_view raw) {
   return out;
 }
 
+std::string Quoted(std::string_view raw) { return Reason("", raw); }
+
 // Cuts s to at most n bytes without splitting a UTF-8 sequence.
 std::string_view CutUtf8(std::string_view s, size_t n) {
   if (s.size() <= n) return s;
   size_t end = n;
   while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
   return s.substr(0, end);
+}
+
+enum class DecimalResult { kOk, kInvalid, kOutOfRange };
+
+// Parses all of [first, last) as a decimal int64 ("-" allowed) or uint64 (digits only), as
+// std::from_chars would, but inlined: this runs two or three times per point. kOutOfRange only
+// when every character is a digit (after the sign).
+template <typename Int>
+inline DecimalResult ParseDecimal(const char* first, const char* last, Int& out) {
+  static_assert(std::is_same_v<Int, int64_t> || std::is_same_v<Int, uint64_t>);
+  bool negative = false;
+  if constexpr (std::is_signed_v<Int>) {
+    if (first < last && *first == '-') {
+      negative = true;
+      ++first;
+    }
+  }
+  if (first == last) return DecimalResult::kInvalid;
+  // The largest magnitude allowed: INT64_MAX, INT64_MAX + 1 when negative, or UINT64_MAX.
+  const uint64_t limit = std::is_signed_v<Int>
+                             ? static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + negative
+                             : std::numeric_limits<uint64_t>::max();
+  uint64_t v = 0;
+  bool overflow = false;
+  for (; first < last; ++first) {
+    const uint64_t d = static_cast<unsigned char>(*first) - uint64_t{'0'};
+    if (d > 9) return DecimalResult::kInvalid;
+    overflow |= __builtin_mul_overflow(v, uint64_t{10}, &v);
+    overflow |= __builtin_add_overflow(v, d, &v);
+  }
+  if (overflow || v > limit) return DecimalResult::kOutOfRange;
+  if constexpr (std::is_signed_v<Int>) {
+    out = negative ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
+  } else {
+    out = v;
+  }
+  return DecimalResult::kOk;
 }
 
 class LineParser {
@@ -88,6 +129,7 @@ class LineParser {
       if (p < limit_ && s_[p] != '#') {
         pos_ = p;
         in_fields_ = false;
+        in_array_ = false;
         Point& point = result_.points.emplace_back();
         if (ParsePoint(point)) {
           end = nl_;
@@ -101,7 +143,7 @@ class LineParser {
             e.excerpt = std::string(CutUtf8(
                 std::string_view(s_ + line_start_, first_limit - line_start_), kMaxExcerptBytes));
           }
-          end = SkipRestOfLine(resume_pos_, in_fields_);
+          end = SkipRestOfLine(resume_pos_, in_fields_, in_array_);
         }
       }
       // Raw newlines inside string values belong to this point but still count as lines.
@@ -145,8 +187,8 @@ class LineParser {
   }
 
   // After an error: finds the '\n' that ends this line, stepping over string values (which may
-  // hold raw newlines) the way the parser would have seen them.
-  size_t SkipRestOfLine(size_t p, bool in_fields) const {
+  // hold raw newlines, also as array elements) the way the parser would have seen them.
+  size_t SkipRestOfLine(size_t p, bool in_fields, bool in_array) const {
     bool after_equals = false;
     while (p < n_) {
       char c = s_[p];
@@ -158,9 +200,13 @@ class LineParser {
       }
       if (!in_fields) {
         in_fields = c == ' ';
-      } else if (c == '"' && after_equals) {
+      } else if (c == '"' && (after_equals || in_array)) {
         p = FindStringEnd(p + 1);
         if (p >= n_) return n_;
+      } else if (c == '[' && after_equals) {
+        in_array = true;
+      } else if (c == ']') {
+        in_array = false;
       }
       after_equals = c == '=';
       ++p;
@@ -207,7 +253,13 @@ class LineParser {
     bool escaped = false;
     size_t end = ScanIdent<IdentKind::kMeasurement>(pos_, &escaped);
     if (end == pos_) return Fail(pos_, "missing measurement");
-    AssignIdent<IdentKind::kMeasurement>(point.measurement, Raw(pos_, end), escaped);
+    // A measurement starting with '#' or a tab is written `\#...` / `\<tab>...` (bare, it would
+    // read as a comment or be skipped); only there is `\` before them an escape.
+    size_t start = pos_;
+    if (end - start >= 2 && s_[start] == '\\' && (s_[start + 1] == '#' || s_[start + 1] == '\t')) {
+      ++start;
+    }
+    AssignIdent<IdentKind::kMeasurement>(point.measurement, Raw(start, end), escaped);
     pos_ = end;
 
     while (pos_ < limit_ && s_[pos_] == ',') {
@@ -284,78 +336,156 @@ class LineParser {
     Field& field = fields_.emplace_back();
     AssignIdent<IdentKind::kKey>(field.key, raw_key, key_escaped);
     const char c = s_[value_start];
-    if (c == '"') return ParseStringValue(value_start, field.value);
+    if (c == '"') return ParseStringValue(value_start, field);
+    if (c == '[') return ParseArrayValue(value_start, field.value);
 
     size_t end = value_start;
     while (end < limit_ && !IsValueEnd(s_[end])) ++end;
     pos_ = end;
-    std::string_view token = Raw(value_start, end);
-    if ((c >= '0' && c <= '9') || c == '-' || c == '.')
-      return ParseNumber(value_start, token, field.value);
+    return ParseScalar(value_start, Raw(value_start, end), "invalid field value ", field.value);
+  }
+
+  // A number or a bool (the token is not empty); V is FieldValue or ArrayElement.
+  template <typename V>
+  bool ParseScalar(size_t start, std::string_view token, std::string_view invalid, V& value) {
+    const char c = token[0];
+    if ((c >= '0' && c <= '9') || c == '-' || c == '.') return ParseNumber(start, token, value);
     if (c == 't' || c == 'T' || c == 'f' || c == 'F') {
       if (token == "t" || token == "T" || token == "true" || token == "True" || token == "TRUE") {
-        field.value = true;
+        value = true;
         return true;
       }
       if (token == "f" || token == "F" || token == "false" || token == "False" ||
           token == "FALSE") {
-        field.value = false;
+        value = false;
         return true;
       }
-      return Fail(value_start, Reason("invalid boolean ", token));
+      return Fail(start, Reason("invalid boolean ", token));
     }
-    return Fail(value_start, Reason("invalid field value ", token));
+    return Fail(start, Reason(invalid, token));
   }
 
-  bool ParseStringValue(size_t quote, FieldValue& value) {
+  // Unescapes the body of a string (`\"` and `\\`) into out.
+  static void AssignStringBody(std::string& out, std::string_view raw) {
+    if (raw.find('\\') == std::string_view::npos) {
+      out.assign(raw);
+      return;
+    }
+    out.clear();
+    out.reserve(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '\\' && i + 1 < raw.size() && (raw[i + 1] == '"' || raw[i + 1] == '\\')) ++i;
+      out += raw[i];
+    }
+  }
+
+  // A "string" or a "base64"b bytes value.
+  bool ParseStringValue(size_t quote, Field& field) {
     const size_t close = FindStringEnd(quote + 1);
     if (close >= n_) return FailAndResume(quote, "unterminated string", n_);
     std::string_view raw = Raw(quote + 1, close);
-    std::string& out = value.emplace<std::string>();
-    if (raw.find('\\') == std::string_view::npos) {
-      out.assign(raw);
-    } else {
-      out.reserve(raw.size());
-      for (size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] == '\\' && i + 1 < raw.size() && (raw[i + 1] == '"' || raw[i + 1] == '\\')) ++i;
-        out += raw[i];
-      }
-    }
     pos_ = close + 1;
     // The string ran over a raw newline: the point now ends at the line end after it.
     if (pos_ > limit_) SetLineEnd(pos_);
+    const bool bytes = pos_ < limit_ && s_[pos_] == 'b';
+    if (bytes) {
+      ++pos_;
+      if (!DecodeBase64(raw, field.value.emplace<Bytes>().data)) {
+        return FailAndResume(quote, "invalid base64 in the value of field " + Quoted(field.key),
+                             pos_);
+      }
+    } else {
+      AssignStringBody(field.value.emplace<std::string>(), raw);
+    }
     if (pos_ < limit_ && !IsValueEnd(s_[pos_])) {
-      return Fail(pos_, "expected ',' or ' ' after a string value");
+      return Fail(pos_, bytes ? "expected ',' or ' ' after a bytes value"
+                              : "expected ',' or ' ' after a string value");
     }
     return true;
   }
 
-  bool ParseNumber(size_t start, std::string_view token, FieldValue& value) {
+  // [elem,elem,...]: ints, uints, floats, bools or strings, all of one type. Spaces and tabs may
+  // stand around elements; one trailing comma is allowed. Only strings may run past the line end.
+  bool ParseArrayValue(size_t open, FieldValue& value) {
+    Array& array = value.emplace<Array>();
+    in_array_ = true;
+    size_t p = open + 1;
+    auto skip_blanks = [&] {
+      while (p < limit_ && (s_[p] == ' ' || s_[p] == '\t')) ++p;
+    };
+    skip_blanks();
+    if (p < limit_ && s_[p] == ']') return CloseArray(p);
+    while (true) {
+      if (p >= limit_) return FailAndResume(open, "unterminated array", p);
+      const size_t start = p;
+      const char c = s_[p];
+      ArrayElement element;
+      if (c == '"') {
+        const size_t close = FindStringEnd(p + 1);
+        if (close >= n_) return FailAndResume(p, "unterminated string", n_);
+        AssignStringBody(element.emplace<std::string>(), Raw(p + 1, close));
+        p = close + 1;
+        if (p > limit_) SetLineEnd(p);
+        if (p < limit_ && s_[p] == 'b') return Fail(start, "arrays of bytes are not supported");
+      } else if (c == ',' || c == ']') {
+        return Fail(p, "missing array element");
+      } else if (c == '[') {
+        return Fail(p, "nested arrays are not supported");
+      } else {
+        while (p < limit_ && s_[p] != ',' && s_[p] != ']' && s_[p] != ' ' && s_[p] != '\t') ++p;
+        if (!ParseScalar(start, Raw(start, p), "invalid array element ", element)) return false;
+      }
+      if (!array.values.empty() && element.index() != array.values[0].index()) {
+        return Fail(start, "array elements must all have one type");
+      }
+      array.values.push_back(std::move(element));
+      skip_blanks();
+      if (p >= limit_) return FailAndResume(open, "unterminated array", p);
+      if (s_[p] == ']') return CloseArray(p);
+      if (s_[p] != ',') return Fail(p, "expected ',' or ']' after an array element");
+      ++p;
+      skip_blanks();
+      if (p < limit_ && s_[p] == ']') return CloseArray(p);
+    }
+  }
+
+  bool CloseArray(size_t close) {
+    in_array_ = false;
+    pos_ = close + 1;
+    if (pos_ < limit_ && !IsValueEnd(s_[pos_])) {
+      return Fail(pos_, "expected ',' or ' ' after an array value");
+    }
+    return true;
+  }
+
+  template <typename V>
+  bool ParseNumber(size_t start, std::string_view token, V& value) {
     const char* first = token.data();
     const char* last = first + token.size();
     const char suffix = token.back();
     if (suffix == 'i') {
       int64_t v = 0;
-      auto [ptr, ec] = std::from_chars(first, last - 1, v);
-      if (ec == std::errc::result_out_of_range && ptr == last - 1) {
-        return Fail(start, Reason("integer out of range ", token));
+      switch (ParseDecimal(first, last - 1, v)) {
+        case DecimalResult::kOk:
+          value = v;
+          return true;
+        case DecimalResult::kOutOfRange:
+          return Fail(start, Reason("integer out of range ", token));
+        default:
+          return Fail(start, Reason("invalid integer ", token));
       }
-      if (ec != std::errc() || ptr != last - 1)
-        return Fail(start, Reason("invalid integer ", token));
-      value = v;
-      return true;
     }
     if (suffix == 'u') {
       uint64_t v = 0;
-      auto [ptr, ec] = std::from_chars(first, last - 1, v);
-      if (ec == std::errc::result_out_of_range && ptr == last - 1) {
-        return Fail(start, Reason("unsigned integer out of range ", token));
+      switch (ParseDecimal(first, last - 1, v)) {
+        case DecimalResult::kOk:
+          value = v;
+          return true;
+        case DecimalResult::kOutOfRange:
+          return Fail(start, Reason("unsigned integer out of range ", token));
+        default:
+          return Fail(start, Reason("invalid unsigned integer ", token));
       }
-      if (ec != std::errc() || ptr != last - 1) {
-        return Fail(start, Reason("invalid unsigned integer ", token));
-      }
-      value = v;
-      return true;
     }
     // from_chars also reads "inf" and "nan"; line protocol has neither.
     for (char ch : token) {
@@ -385,13 +515,10 @@ class LineParser {
     while (end < limit_ && s_[end] != ' ' && s_[end] != '\t') ++end;
     std::string_view token = Raw(start, end);
     int64_t t = 0;
-    auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), t);
-    if (ptr != token.data() + token.size() ||
-        (ec != std::errc() && ec != std::errc::result_out_of_range)) {
-      return Fail(start, Reason("invalid timestamp ", token));
-    }
+    const DecimalResult parsed = ParseDecimal(token.data(), token.data() + token.size(), t);
+    if (parsed == DecimalResult::kInvalid) return Fail(start, Reason("invalid timestamp ", token));
     std::optional<int64_t> ns;
-    if (ec == std::errc()) ns = ToUnixNanos(t, options_.precision);
+    if (parsed == DecimalResult::kOk) ns = ToUnixNanos(t, options_.precision);
     if (!ns) return Fail(start, Reason("timestamp out of range ", token));
     point.time_ns = *ns;
     pos_ = end;
@@ -410,6 +537,7 @@ class LineParser {
   size_t limit_ = 0;  // end of the current point's content (before "\r\n" / "\n")
   size_t pos_ = 0;
   bool in_fields_ = false;
+  bool in_array_ = false;  // an error here leaves us inside an array (for SkipRestOfLine)
   std::vector<Tag> tags_;
   std::vector<Field> fields_;
 
@@ -453,6 +581,32 @@ void AppendStringValue(std::string& out, std::string_view s) {
   out += '"';
 }
 
+// Appends a number or bool in canonical line protocol: 3i, 3u, 3 (a float), true.
+template <typename V>
+void AppendNumberOrBool(std::string& out, const V& v) {
+  char buf[32];
+  if (auto* iv = std::get_if<int64_t>(&v)) {
+    out.append(buf, std::to_chars(buf, buf + sizeof(buf), *iv).ptr);
+    out += 'i';
+  } else if (auto* uv = std::get_if<uint64_t>(&v)) {
+    out.append(buf, std::to_chars(buf, buf + sizeof(buf), *uv).ptr);
+    out += 'u';
+  } else if (auto* dv = std::get_if<double>(&v)) {
+    // Shortest round-trip form; a bare "3" is a float in line protocol.
+    out.append(buf, std::to_chars(buf, buf + sizeof(buf), *dv).ptr);
+  } else {
+    out += std::get<bool>(v) ? "true" : "false";
+  }
+}
+
+void AppendArrayElement(std::string& out, const ArrayElement& e) {
+  if (auto* sv = std::get_if<std::string>(&e)) {
+    AppendStringValue(out, *sv);
+  } else {
+    AppendNumberOrBool(out, e);
+  }
+}
+
 }  // namespace
 
 ParseResult ParseLineProtocol(std::string_view body, const ParseOptions& options) {
@@ -494,36 +648,44 @@ std::string FormatParseErrors(const std::vector<ParseError>& errors, bool json, 
 }
 
 void AppendLineProtocol(std::string& out, const Point& point) {
-  AppendIdent<IdentKind::kMeasurement>(out, point.measurement);
+  const std::string& m = point.measurement;
+  if (!m.empty() && (m[0] == '#' || m[0] == '\t')) {
+    out += '\\';  // see ParsePoint: a leading '#' or tab is escaped
+  } else if (m.size() >= 2 && m[0] == '\\' && (m[1] == '#' || m[1] == '\t')) {
+    out += '\\';  // a literal leading backslash there must not read as that escape
+  }
+  AppendIdent<IdentKind::kMeasurement>(out, m);
   for (const Tag& tag : point.tags) {
     out += ',';
     AppendIdent<IdentKind::kKey>(out, tag.key);
     out += '=';
     AppendIdent<IdentKind::kKey>(out, tag.value);
   }
-  char buf[32];
   for (size_t i = 0; i < point.fields.size(); ++i) {
     const Field& field = point.fields[i];
     out += i ? ',' : ' ';
     AppendIdent<IdentKind::kKey>(out, field.key);
     out += '=';
     const FieldValue& v = field.value;
-    if (auto* iv = std::get_if<int64_t>(&v)) {
-      out.append(buf, std::to_chars(buf, buf + sizeof(buf), *iv).ptr);
-      out += 'i';
-    } else if (auto* uv = std::get_if<uint64_t>(&v)) {
-      out.append(buf, std::to_chars(buf, buf + sizeof(buf), *uv).ptr);
-      out += 'u';
-    } else if (auto* dv = std::get_if<double>(&v)) {
-      // Shortest round-trip form; a bare "3" is a float in line protocol.
-      out.append(buf, std::to_chars(buf, buf + sizeof(buf), *dv).ptr);
-    } else if (auto* bv = std::get_if<bool>(&v)) {
-      out += *bv ? "true" : "false";
+    if (auto* sv = std::get_if<std::string>(&v)) {
+      AppendStringValue(out, *sv);
+    } else if (auto* bytes = std::get_if<Bytes>(&v)) {
+      out += '"';
+      AppendBase64(out, bytes->data);
+      out += "\"b";
+    } else if (auto* array = std::get_if<Array>(&v)) {
+      out += '[';
+      for (size_t j = 0; j < array->values.size(); ++j) {
+        if (j) out += ',';
+        AppendArrayElement(out, array->values[j]);
+      }
+      out += ']';
     } else {
-      AppendStringValue(out, std::get<std::string>(v));
+      AppendNumberOrBool(out, v);
     }
   }
   out += ' ';
+  char buf[32];
   out.append(buf, std::to_chars(buf, buf + sizeof(buf), point.time_ns).ptr);
   out += '\n';
 }

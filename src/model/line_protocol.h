@@ -6,7 +6,12 @@
 //   - `\,` `\ ` and `\\` escape in measurements; `\,` `\=` `\ ` and `\\` in tag keys/values and
 //     field keys (InfluxDB 2 and VictoriaMetrics read `\\` so; a lone `\` stays literal).
 //   - Field values: 12i (int64), 12u (uint64), 1.5 / -2 / 1e3 (float), t T true True TRUE
-//     f F false False FALSE (bool), "text" with \" and \\ escapes and raw newlines (string).
+//     f F false False FALSE (bool), "text" with \" and \\ escapes and raw newlines (string),
+//     "aGVsbG8="b (bytes: base64, standard or URL-safe alphabet, '=' padding optional, CR/LF
+//     skipped; bad base64 is an error naming the field).
+//   - Arrays: [1i,2i] [1u] [1.5,2] [true,f] ["a","b"] []: elements are the scalars above, all of
+//     one type (else "array elements must all have one type"); spaces/tabs may stand around
+//     elements and one trailing comma is allowed. Arrays of bytes and nested arrays are errors.
 //   - Lines starting with '#' (after optional spaces) and blank lines are skipped; CRLF is
 //     accepted. A missing timestamp means ParseOptions::now_ns.
 //   - Repeated tag keys are an error; a repeated field key keeps its last value.
@@ -35,7 +40,8 @@ struct ParseOptions {
 
 struct ParseError {
   // Line protocol: 1-based line number and 1-based byte column within that line.
-  // JSON: line is the 1-based point index in the array and column is 0.
+  // JSON and PB-JSON: line is the 1-based point index in the array (0 for an error about the
+  // whole body) and column is 0.
   int line = 0;
   int column = 0;
   std::string reason;
@@ -58,7 +64,9 @@ std::string FormatParseErrors(const std::vector<ParseError>& errors, bool json,
                               size_t max_errors = 20, size_t total = 0);
 
 // Appends one line (with trailing '\n') in canonical line protocol: ints with 'i', uints with
-// 'u', floats in shortest round-trip form, strings quoted and escaped, timestamp in ns.
+// 'u', floats in shortest round-trip form, strings quoted and escaped, bytes as "<base64>"b
+// (standard alphabet, padded), arrays as [e,e,...] with elements written the same way, timestamp
+// in ns. ParseLineProtocol reads the line back to an equal point.
 void AppendLineProtocol(std::string& out, const Point& point);
 
 }  // namespace pythond::model

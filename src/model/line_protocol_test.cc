@@ -70,6 +70,17 @@ TEST(LineProtocolTest, IntegerLimits) {
   EXPECT_EQ(p.fields[1].value, FieldValue(std::numeric_limits<int64_t>::max()));
   EXPECT_EQ(p.fields[2].value, FieldValue(std::numeric_limits<uint64_t>::max()));
   EXPECT_EQ(p.fields[3].value, FieldValue(uint64_t{0}));
+  p = ParseOne("m a=007i,b=-0i,c=00u,d=-9223372036854775807i,e=18446744073709551614u");
+  EXPECT_EQ(p.fields[0].value, FieldValue(int64_t{7}));
+  EXPECT_EQ(p.fields[1].value, FieldValue(int64_t{0}));
+  EXPECT_EQ(p.fields[2].value, FieldValue(uint64_t{0}));
+  EXPECT_EQ(p.fields[3].value, FieldValue(int64_t{-9223372036854775807}));
+  EXPECT_EQ(p.fields[4].value, FieldValue(uint64_t{18446744073709551614u}));
+  EXPECT_EQ(ParseOne("m f=1 -9223372036854775808", Precision::kNanosecond).time_ns,
+            std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(ParseBad("m f=1 9223372036854775808").reason,
+            "timestamp out of range '9223372036854775808'");
+  EXPECT_EQ(ParseBad("m f=1 -").reason, "invalid timestamp '-'");
 }
 
 TEST(LineProtocolTest, NumberErrors) {
@@ -96,6 +107,11 @@ TEST(LineProtocolTest, NumberErrors) {
       {"m v=NaN", "invalid field value 'NaN'"},
       {"m v=inf", "invalid field value 'inf'"},
       {"m v=0x10", "invalid number '0x10'"},
+      {"m v=99999999999999999999xi", "invalid integer '99999999999999999999xi'"},
+      {"m v=--1i", "invalid integer '--1i'"},
+      {"m v=+1i", "invalid field value '+1i'"},
+      {"m v=1-i", "invalid integer '1-i'"},
+      {"m v=-u", "invalid unsigned integer '-u'"},
   };
   for (const Case& c : cases) {
     ParseError e = ParseBad(c.body);
@@ -127,9 +143,152 @@ TEST(LineProtocolTest, Strings) {
   ParseError e = ParseBad("m a=1,s=\"never closed");
   EXPECT_EQ(e.reason, "unterminated string");
   EXPECT_EQ(e.column, 9);
-  e = ParseBad("m s=\"a\"b");
+  e = ParseBad("m s=\"a\"x");
   EXPECT_EQ(e.reason, "expected ',' or ' ' after a string value");
   EXPECT_EQ(e.column, 8);
+}
+
+TEST(LineProtocolTest, Base64Bytes) {
+  Point p = ParseOne(
+      "m a=\"aGVsbG8=\"b,b=\"\"b,c=\"aGVsbG8\"b,d=\"-_8=\"b,e=\"+/8=\"b,f=\"aGVs\r\nbG8=\"b 1");
+  ASSERT_EQ(p.fields.size(), 6u);
+  EXPECT_EQ(p.fields[0].value, FieldValue(Bytes{"hello"}));
+  EXPECT_EQ(p.fields[1].value, FieldValue(Bytes{}));
+  EXPECT_EQ(p.fields[2].value, FieldValue(Bytes{"hello"}));     // padding is optional
+  EXPECT_EQ(p.fields[3].value, FieldValue(Bytes{"\xFB\xFF"}));  // URL-safe alphabet
+  EXPECT_EQ(p.fields[4].value, FieldValue(Bytes{"\xFB\xFF"}));
+  EXPECT_EQ(p.fields[5].value, FieldValue(Bytes{"hello"}));  // CR/LF skipped, as in Go
+  EXPECT_EQ(p.time_ns, 1'000'000'000);
+  // Bytes stay apart from strings.
+  EXPECT_NE(ParseOne("m a=\"aGk=\"b").fields[0].value, ParseOne("m a=\"hi\"").fields[0].value);
+
+  struct Case {
+    const char* body;
+    int column;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {"m f=\"@@@@\"b", 5, "invalid base64 in the value of field 'f'"},
+      {"m f=\"aGVsbG8=x\"b", 5, "invalid base64 in the value of field 'f'"},
+      {"m f=\"a\"b", 5, "invalid base64 in the value of field 'f'"},
+      {"m f=\"aG=\"b", 5, "invalid base64 in the value of field 'f'"},
+      {"m f=\"aGk==\"b", 5, "invalid base64 in the value of field 'f'"},
+      {"m ok=1,k\\ ey=\"aG\\\"k=\"b", 14, "invalid base64 in the value of field 'k ey'"},
+      {"m f=\"aGk=\"bb", 12, "expected ',' or ' ' after a bytes value"},
+      {"m f=\"aGk=\"c", 11, "expected ',' or ' ' after a string value"},
+  };
+  for (const Case& c : cases) {
+    ParseError e = ParseBad(c.body);
+    EXPECT_EQ(e.reason, c.reason) << c.body;
+    EXPECT_EQ(e.column, c.column) << c.body;
+  }
+  // A bad bytes value spanning lines still ends its point where the parser saw it end.
+  ParseResult r = Parse("m f=\"@\n@\"b\nm g=1\nm h\n");
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_EQ(r.errors[0].line, 1);
+  EXPECT_EQ(r.errors[1].line, 4);
+  EXPECT_EQ(r.points.size(), 1u);
+}
+
+TEST(LineProtocolTest, Arrays) {
+  Point p = ParseOne(
+      "m i=[1i,-2i,3i],u=[1u,18446744073709551615u],f=[1.5,2,-1e3],b=[true,f,T],"
+      "s=[\"a\",\"say \\\"hi\\\"\",\"x,y]z \\\\\"],e=[],sp=[ 1i , 2i ],tc=[1i,],tabs=[\t\"q\"\t] "
+      "7");
+  ASSERT_EQ(p.fields.size(), 9u);
+  EXPECT_EQ(p.fields[0].value, FieldValue(Array{{int64_t{1}, int64_t{-2}, int64_t{3}}}));
+  EXPECT_EQ(p.fields[1].value,
+            FieldValue(Array{{uint64_t{1}, std::numeric_limits<uint64_t>::max()}}));
+  EXPECT_EQ(p.fields[2].value, FieldValue(Array{{1.5, 2.0, -1000.0}}));
+  EXPECT_EQ(p.fields[3].value, FieldValue(Array{{true, false, true}}));
+  EXPECT_EQ(
+      p.fields[4].value,
+      FieldValue(Array{{std::string("a"), std::string("say \"hi\""), std::string("x,y]z \\")}}));
+  EXPECT_EQ(p.fields[5].value, FieldValue(Array{}));
+  EXPECT_EQ(p.fields[6].value, FieldValue(Array{{int64_t{1}, int64_t{2}}}));
+  EXPECT_EQ(p.fields[7].value, FieldValue(Array{{int64_t{1}}}));
+  EXPECT_EQ(p.fields[8].value, FieldValue(Array{{std::string("q")}}));
+  EXPECT_EQ(p.time_ns, 7'000'000'000);
+  EXPECT_EQ(ParseOne("m e=[ ]").fields[0].value, FieldValue(Array{}));
+  // DataKit's own example line.
+  p = ParseOne(
+      "some_measurement,host=my_host,region=my_region float=0.01,uint=1048576u,int=42i,"
+      "string=\"my-host\",boolean=T,binary=\"aGVsbG8=\"b,array=[1.414,3.14] 1710321406000000000");
+  EXPECT_EQ(p.fields[5].value, FieldValue(Bytes{"hello"}));
+  EXPECT_EQ(p.fields[6].value, FieldValue(Array{{1.414, 3.14}}));
+}
+
+TEST(LineProtocolTest, ArrayStringsMayHoldRawNewlines) {
+  ParseResult r = Parse("m a=[\"x\ny\",\"z\"],n=1i 5\nm f=\n");
+  ASSERT_EQ(r.points.size(), 1u);
+  EXPECT_EQ(r.points[0].fields[0].value,
+            FieldValue(Array{{std::string("x\ny"), std::string("z")}}));
+  EXPECT_EQ(r.points[0].fields[1].value, FieldValue(int64_t{1}));
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].line, 3);
+}
+
+TEST(LineProtocolTest, ArrayErrors) {
+  struct Case {
+    const char* body;
+    int column;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {"m f=[1i,2.5]", 9, "array elements must all have one type"},
+      {"m f=[1i,2u]", 9, "array elements must all have one type"},
+      {"m f=[\"a\",true]", 10, "array elements must all have one type"},
+      {"m f=[1.5,\"a\"]", 10, "array elements must all have one type"},
+      {"m f=[[1i]]", 6, "nested arrays are not supported"},
+      {"m f=[\"aGk=\"b]", 6, "arrays of bytes are not supported"},
+      {"m f=[1i,2i", 5, "unterminated array"},
+      {"m f=[1i,2i ", 5, "unterminated array"},
+      {"m f=[", 5, "unterminated array"},
+      {"m f=[1i,", 5, "unterminated array"},
+      {"m f=[1i 2i]", 9, "expected ',' or ']' after an array element"},
+      {"m f=[,]", 6, "missing array element"},
+      {"m f=[1i,,2i]", 9, "missing array element"},
+      {"m f=[1i]x", 9, "expected ',' or ' ' after an array value"},
+      {"m f=[1x]", 6, "invalid number '1x'"},
+      {"m f=[1.5i]", 6, "invalid integer '1.5i'"},
+      {"m f=[abc]", 6, "invalid array element 'abc'"},
+      {"m f=[tru]", 6, "invalid boolean 'tru'"},
+      {"m f=[\"a\"x]", 9, "expected ',' or ']' after an array element"},
+  };
+  for (const Case& c : cases) {
+    ParseError e = ParseBad(c.body);
+    EXPECT_EQ(e.reason, c.reason) << c.body;
+    EXPECT_EQ(e.column, c.column) << c.body;
+    EXPECT_EQ(e.line, 1) << c.body;
+  }
+  // An array never runs past the line end outside a string.
+  ParseResult r = Parse("m f=[1i,\n2i]\nm g=1\n");
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_EQ(r.errors[0].reason, "unterminated array");
+  EXPECT_EQ(r.errors[1].line, 2);
+  EXPECT_EQ(r.points.size(), 1u);
+  EXPECT_EQ(ParseBad("m f=[\"open").reason, "unterminated string");
+}
+
+TEST(LineProtocolTest, ResyncSkipsArrayStringsAfterAnError) {
+  // The error comes before the array; its string still spans two physical lines.
+  ParseResult r = Parse("m a=bad,f=[\"x\ny\"]\nm f=1\nm g\n");
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_EQ(r.errors[0].line, 1);
+  EXPECT_EQ(r.errors[1].line, 4);
+  EXPECT_EQ(r.points.size(), 1u);
+  // The error is inside the array, before a string that spans lines.
+  r = Parse("m f=[x,\"a\nb\"]\nm f=1\nm g\n");
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_EQ(r.errors[0].reason, "invalid array element 'x'");
+  EXPECT_EQ(r.errors[1].line, 4);
+  EXPECT_EQ(r.points.size(), 1u);
+  // Mixed types found at a string that spans lines.
+  r = Parse("m f=[1i,\"a\nb\",\"c\nd\"]\nm f=1\nm g\n");
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_EQ(r.errors[0].reason, "array elements must all have one type");
+  EXPECT_EQ(r.errors[1].line, 5);
+  EXPECT_EQ(r.points.size(), 1u);
 }
 
 TEST(LineProtocolTest, UnterminatedStringSwallowsTheRest) {
@@ -416,6 +575,23 @@ TEST(LineProtocolTest, AppendLineProtocolCanonicalForm) {
             "1700000000000000000\n");
   AppendLineProtocol(out, Point{"m,x y=z", {}, {{"f", false}}, -1});
   EXPECT_EQ(out.substr(out.find('\n') + 1), "m\\,x\\ y=z f=false -1\n");
+
+  out.clear();
+  AppendLineProtocol(out, Point{"m",
+                                {},
+                                {{"d", Bytes{"hello"}},
+                                 {"d0", Bytes{}},
+                                 {"d1", Bytes{"\xFB\xFF"}},
+                                 {"i", Array{{int64_t{1}, int64_t{-2}}}},
+                                 {"u", Array{{uint64_t{3}}}},
+                                 {"f", Array{{1.0, 0.5}}},
+                                 {"b", Array{{true, false}}},
+                                 {"s", Array{{std::string("a\"b"), std::string("c\\")}}},
+                                 {"e", Array{}}},
+                                1});
+  EXPECT_EQ(out,
+            "m d=\"aGVsbG8=\"b,d0=\"\"b,d1=\"+/8=\"b,i=[1i,-2i],u=[3u],f=[1,0.5],b=[true,false],"
+            "s=[\"a\\\"b\",\"c\\\\\"],e=[] 1\n");
 }
 
 TEST(LineProtocolTest, AppendLineProtocolRoundTrips) {
@@ -450,6 +626,23 @@ TEST(LineProtocolTest, AppendLineProtocolRoundTrips) {
       {"m", {}, {{"x", 1.0}}, std::numeric_limits<int64_t>::min()},
       {"utf8 名前", {{"ключ", "値 ✓"}}, {{"é", std::string("ü")}}, 7},
       {"tab\tinside", {{"t", "a\tb"}}, {{"x\ty", 1.0}}, 8},
+      {"bytes",
+       {},
+       {{"d", Bytes{std::string("\0\n\"\\\xFF ,=", 8)}},
+        {"e", Bytes{}},
+        {"s", std::string("aGk=")},
+        {"f", Bytes{"x"}}},
+       10},
+      {"arrays",
+       {},
+       {{"i", Array{{std::numeric_limits<int64_t>::min(), int64_t{0}}}},
+        {"u", Array{{std::numeric_limits<uint64_t>::max()}}},
+        {"f", Array{{-0.0, 1e21, 5e-324, 3.0}}},
+        {"b", Array{{false}}},
+        {"s", Array{{std::string("x,y]z"), std::string("line\nbreak\r\n"), std::string(),
+                     std::string("\"\\")}}},
+        {"e", Array{}}},
+       11},
   };
   Point doubles{"d", {}, {}, 9};
   for (size_t i = 0; i < std::size(kDoubles); ++i) {
@@ -496,6 +689,27 @@ TEST(LineProtocolTest, RandomPointsRoundTrip) {
     }
     return out;
   };
+  // A random scalar of the kind'th ArrayElement alternative.
+  auto random_element = [&](uint64_t kind) -> ArrayElement {
+    switch (kind) {
+      case 0:
+        return static_cast<int64_t>(rng());
+      case 1:
+        return static_cast<uint64_t>(rng());
+      case 2: {
+        double d;
+        do {
+          uint64_t bits = rng();
+          std::memcpy(&d, &bits, sizeof(d));
+        } while (!std::isfinite(d));
+        return d;
+      }
+      case 3:
+        return rng() % 2 == 0;
+      default:
+        return rng() % 5 == 0 ? std::string() : text(12, true);
+    }
+  };
   std::vector<Point> points;
   for (int n = 0; n < 2000; ++n) {
     Point p;
@@ -512,27 +726,22 @@ TEST(LineProtocolTest, RandomPointsRoundTrip) {
       std::string key = text(6, false);
       if (!keys.insert(key).second) continue;
       FieldValue v;
-      switch (rng() % 5) {
-        case 0:
-          v = static_cast<int64_t>(rng());
-          break;
-        case 1:
-          v = static_cast<uint64_t>(rng());
-          break;
-        case 2: {
-          double d;
-          do {
-            uint64_t bits = rng();
-            std::memcpy(&d, &bits, sizeof(d));
-          } while (!std::isfinite(d));
-          v = d;
+      switch (rng() % 7) {
+        case 5: {
+          std::string bytes(rng() % 10, '\0');
+          for (char& c : bytes) c = static_cast<char>(rng());
+          v = Bytes{std::move(bytes)};
           break;
         }
-        case 3:
-          v = rng() % 2 == 0;
+        case 6: {
+          Array array;
+          const uint64_t kind = rng() % 5;
+          for (size_t n = rng() % 4; n > 0; --n) array.values.push_back(random_element(kind));
+          v = std::move(array);
           break;
+        }
         default:
-          v = rng() % 5 == 0 ? std::string() : text(12, true);
+          std::visit([&](auto&& e) { v = std::move(e); }, random_element(rng() % 5));
       }
       p.fields.push_back({key, v});
     }
@@ -551,13 +760,11 @@ TEST(LineProtocolTest, RandomPointsRoundTrip) {
   }
 }
 
-TEST(LineProtocolTest, RandomGarbageNeverBreaksInvariants) {
-  std::mt19937_64 rng(7);
-  const char kAlphabet[] = "ab =,\\\"\n\r\t#01-.eiuTf";
+void CheckGarbage(std::string_view alphabet, uint64_t seed) {
+  std::mt19937_64 rng(seed);
   for (int n = 0; n < 20000; ++n) {
     std::string body;
-    for (size_t len = rng() % 40; len > 0; --len)
-      body += kAlphabet[rng() % (sizeof(kAlphabet) - 1)];
+    for (size_t len = rng() % 40; len > 0; --len) body += alphabet[rng() % alphabet.size()];
     // An exact-size copy, so a sanitizer build catches any read past the end.
     std::vector<char> exact(body.begin(), body.end());
     ParseResult r = Parse(std::string_view(exact.data(), exact.size()));
@@ -582,6 +789,37 @@ TEST(LineProtocolTest, RandomGarbageNeverBreaksInvariants) {
       EXPECT_EQ(r2.points[0], p) << again;
     }
   }
+}
+
+TEST(LineProtocolTest, RandomGarbageNeverBreaksInvariants) {
+  CheckGarbage("ab =,\\\"\n\r\t#01-.eiuTf", 7);
+}
+
+TEST(LineProtocolTest, RandomGarbageWithArraysAndBytes) {
+  CheckGarbage("ab =,[]\\\"\n\t1i.uTfbQ=", 11);
+  CheckGarbage("m f=[,]\"1ibaGk= \n", 13);
+}
+
+}  // namespace
+}  // namespace pythond::model
+
+namespace pythond::model {
+namespace {
+
+TEST(LineProtocolTest, MeasurementStartingWithHashOrTabRoundTrips) {
+  for (std::string name : {"#cpu", "\tcpu", "#", "\\#x", "\\\tx", "\\\\#"}) {
+    Point p{name, {}, {{"v", int64_t{1}}}, 5};
+    std::string lp;
+    AppendLineProtocol(lp, p);
+    ParseResult r = ParseLineProtocol(lp, {Precision::kNanosecond, 0});
+    ASSERT_TRUE(r.errors.empty()) << FormatParseErrors(r.errors, false) << " for " << lp;
+    ASSERT_EQ(r.points.size(), 1u) << lp;
+    EXPECT_EQ(r.points[0], p) << lp;
+  }
+  // Elsewhere `\#` keeps its backslash, as in InfluxDB.
+  ParseResult r = ParseLineProtocol("a\\#b v=1", {});
+  ASSERT_EQ(r.points.size(), 1u);
+  EXPECT_EQ(r.points[0].measurement, "a\\#b");
 }
 
 }  // namespace

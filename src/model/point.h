@@ -32,8 +32,22 @@ inline constexpr int kCategoryCount = 8;
 std::string_view CategoryName(Category c);
 std::optional<Category> ParseCategory(std::string_view name);
 
+// Raw bytes (line protocol "base64"b, PB-JSON "d"). Kept apart from text strings.
+struct Bytes {
+  std::string data;
+  bool operator==(const Bytes&) const = default;
+};
+
+// One array element; an array holds elements of a single type.
+using ArrayElement = std::variant<int64_t, uint64_t, double, bool, std::string>;
+struct Array {
+  std::vector<ArrayElement> values;
+  bool operator==(const Array&) const = default;
+};
+
 // A field value keeps its wire type: 3i is an int, 3u a uint, 3 or 3.0 a float.
-using FieldValue = std::variant<int64_t, uint64_t, double, bool, std::string>;
+// The index order is part of the contract (tests and the store's JSON rely on it).
+using FieldValue = std::variant<int64_t, uint64_t, double, bool, std::string, Bytes, Array>;
 
 struct Field {
   std::string key;
@@ -104,7 +118,18 @@ void KeepLastOfDuplicates(std::vector<T>& items) {
 
 // {"k":"v",...} with keys in point order.
 std::string TagsToJson(const std::vector<Tag>& tags);
-// {"k":1,"f":1.5,"b":true,"s":"x"}: ints as JSON integers, floats always with '.' or exponent.
+// {"k":1,"f":1.5,"b":true,"s":"x","d":"aGk=","a":[1,2]}: ints and uints as JSON integers, floats
+// always with '.' or exponent; Bytes as a JSON string holding their standard, padded base64 text;
+// an Array as a JSON array of its elements written the same way. JSON has no bytes type, so this
+// form loses the bytes/string distinction: a reader cannot tell Bytes{"hi"} (stored as "aGk=")
+// from the string "aGk=". Requires finite floats (every parser here guarantees them).
 std::string FieldsToJson(const std::vector<Field>& fields);
+
+// Appends the standard (RFC 4648 section 4), '='-padded base64 encoding of `data`.
+void AppendBase64(std::string& out, std::string_view data);
+// Decodes base64 into `out` (replacing its contents). Accepts the standard and the URL-safe
+// alphabets, '=' padding or none, and skips CR and LF (as Go's decoders do). Returns false on any
+// other byte, on padding that is misplaced or wrong, and on a final group of one character.
+bool DecodeBase64(std::string_view text, std::string& out);
 
 }  // namespace pythond::model

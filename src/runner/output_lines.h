@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/rate_limiter.h"
+
 namespace pythond::runner {
 
 class LineSplitter {
@@ -28,19 +30,6 @@ class LineSplitter {
   Emit emit_;
   std::string line_;
   size_t dropped_ = 0;
-};
-
-// Token bucket: `rate` tokens per second, at most `burst` saved. Time in monotonic ns.
-class RateLimiter {
- public:
-  RateLimiter(double rate_per_s, double burst) : rate_(rate_per_s), burst_(burst), tokens_(burst) {}
-  bool Allow(int64_t now_ns);
-
- private:
-  double rate_;
-  double burst_;
-  double tokens_;
-  int64_t last_ns_ = 0;
 };
 
 }  // namespace pythond::runner

@@ -10,6 +10,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -30,6 +31,11 @@ std::string DescribeWaitStatus(int st) {
            (WCOREDUMP(st) ? ", core dumped" : "");
   }
   return "ended with wait status " + std::to_string(st);
+}
+
+double SanitizeInterval(double seconds) {
+  if (!std::isfinite(seconds) || seconds <= 0) return 10;
+  return std::clamp(seconds, kMinIntervalS, kMaxIntervalS);
 }
 
 namespace {
@@ -152,6 +158,13 @@ void Supervisor::SpawnWorker(size_t index) {
 
   WorkerProcess::Callbacks cb;
   cb.on_message = [this, index](std::string_view line) { OnMessage(index, line); };
+  cb.on_message_dropped = [this, index](size_t bytes) {
+    LOG_ERROR("input '{}': dropped a {}-byte protocol message from the worker (limit {} bytes)",
+              inputs_[index]->config.name, bytes, WorkerProcess::kMaxMessageLine);
+  };
+  cb.on_events_closed = [this, index] {
+    KillBrokenWorker(index, "closed its protocol pipe (fd 3)");
+  };
   cb.on_output = [this, index](std::string_view line, bool is_stderr, size_t truncated) {
     OnOutput(index, line, is_stderr, truncated);
   };
@@ -161,6 +174,7 @@ void Supervisor::SpawnWorker(size_t index) {
     LOG_ERROR("input '{}' ({}:{}): {}", in.config.name, in.config.file, in.config.line, why);
     CliLog(spdlog::level::err, "input '" + in.config.name + "': " + why);
     in.last_exit = why;
+    in.started_ns = 0;  // a failed start is never "stable"
     ScheduleRestart(index, why);
     return;
   }
@@ -237,6 +251,15 @@ void Supervisor::OnMessage(size_t index, std::string_view line) {
 
 void Supervisor::OnHello(size_t index, std::string_view line) {
   Input& in = *inputs_[index];
+  if (in.state != "starting") {
+    // Only the worker program says hello, once; a script writing to fd 3 does not get to
+    // re-register plugins.
+    LOG_ERROR(
+        "input '{}': unexpected second hello on the protocol pipe (a script writing to "
+        "fd 3?); ignored",
+        in.config.name);
+    return;
+  }
   simdjson::dom::parser parser;
   simdjson::padded_string padded(line);
   simdjson::dom::element doc = parser.parse(padded).value_unsafe();
@@ -272,17 +295,25 @@ void Supervisor::OnHello(size_t index, std::string_view line) {
       plugin.stats.name = GetString(p, "name");
       plugin.stats.module = GetString(p, "module");
       plugin.stats.class_name = GetString(p, "class");
-      double interval = 10;
-      if (p["interval"].get(interval) != simdjson::SUCCESS) {
+      double reported = 10;
+      if (p["interval"].get(reported) != simdjson::SUCCESS) {
         int64_t iv;
-        if (p["interval"].get(iv) == simdjson::SUCCESS) interval = static_cast<double>(iv);
+        if (p["interval"].get(iv) == simdjson::SUCCESS) reported = static_cast<double>(iv);
+      }
+      double interval = SanitizeInterval(reported);
+      if (interval != reported) {
+        LOG_WARN("input '{}': {}.{} interval {} is out of range; using {}s", in.config.name,
+                 plugin.stats.module, plugin.stats.class_name, reported, interval);
       }
       plugin.stats.interval_s = interval;
+      // A run longer than its interval is reported (issue: per-run timeouts, configurable).
+      plugin.timeout_ns = static_cast<int64_t>(std::max(interval, 1.0) * 1e9);
       for (const auto& old : previous) {
         if (old.stats.module == plugin.stats.module &&
             old.stats.class_name == plugin.stats.class_name) {
           plugin.stats.runs = old.stats.runs;
           plugin.stats.failures = old.stats.failures;
+          plugin.stats.timeouts = old.stats.timeouts;
           plugin.stats.last_error = old.stats.last_error;
           plugin.stats.last_traceback = old.stats.last_traceback;
         }
@@ -327,6 +358,16 @@ void Supervisor::OnRunDone(size_t index, std::string_view line) {
   auto it = in.plugin_by_worker_id.find(static_cast<int>(id));
   if (it == in.plugin_by_worker_id.end()) return;
   Plugin& plugin = in.plugins[it->second];
+  const Scheduler::Entry* entry = scheduler_.Get(plugin.sched_id);
+  if (!plugin.registered || !entry || !entry->in_flight) {
+    LOG_ERROR(
+        "input '{}': 'done' for plugin {} that is not running (a script writing to fd 3?); "
+        "ignored",
+        in.config.name, plugin.stats.name);
+    return;
+  }
+  run_deadlines_.erase({plugin.run_deadline_ns, plugin.sched_id});
+  plugin.run_deadline_ns = 0;
   bool ok = false;
   if (doc["ok"].get(ok) != simdjson::SUCCESS) ok = false;
   double duration = 0;
@@ -334,6 +375,7 @@ void Supervisor::OnRunDone(size_t index, std::string_view line) {
   scheduler_.Finished(plugin.sched_id);
   PluginStats& s = plugin.stats;
   ++s.runs;
+  s.skipped = entry->skipped;
   s.last_duration_s = duration;
   char dur[32];
   std::snprintf(dur, sizeof dur, "%.3fs", duration);
@@ -384,6 +426,9 @@ void Supervisor::UnregisterPlugins(Input& in, const std::string& why) {
                                      p.stats.module + "." + p.stats.class_name +
                                      ") failed: " + p.stats.last_error);
     }
+    if (e) p.stats.skipped = e->skipped;
+    run_deadlines_.erase({p.run_deadline_ns, p.sched_id});
+    p.run_deadline_ns = 0;
     scheduler_.Remove(p.sched_id);
     by_sched_id_.erase(p.sched_id);
     p.registered = false;
@@ -421,6 +466,9 @@ bool Supervisor::OnChildExit(pid_t pid, int wait_status) {
 void Supervisor::ArmTimer() {
   if (stopping_) return;
   auto next = scheduler_.NextWake();
+  if (!run_deadlines_.empty() && (!next || run_deadlines_.begin()->first < *next)) {
+    next = run_deadlines_.begin()->first;
+  }
   if (!next) {
     timer_.cancel();
     return;
@@ -434,17 +482,55 @@ void Supervisor::ArmTimer() {
 
 void Supervisor::OnTimer() {
   if (stopping_) return;
-  for (Scheduler::Id id : scheduler_.TakeDue(NowNs())) {
-    auto [input_index, plugin_index] = by_sched_id_.at(id);
+  int64_t now = NowNs();
+  ReportTimeouts(now);
+  for (Scheduler::Id id : scheduler_.TakeDue(now)) {
+    auto found = by_sched_id_.find(id);
+    if (found == by_sched_id_.end()) {
+      scheduler_.Remove(id);
+      continue;
+    }
+    auto [input_index, plugin_index] = found->second;
     Input& in = *inputs_[input_index];
-    const Plugin& p = in.plugins[plugin_index];
+    Plugin& p = in.plugins[plugin_index];
     if (!in.worker) {
       scheduler_.Finished(id);
       continue;
     }
+    p.run_deadline_ns = now + p.timeout_ns;
+    run_deadlines_.emplace(p.run_deadline_ns, id);
     in.worker->Send("{\"t\":\"run\",\"id\":" + std::to_string(p.worker_id) + "}");
   }
   ArmTimer();
+}
+
+void Supervisor::ReportTimeouts(int64_t now_ns) {
+  while (!run_deadlines_.empty() && run_deadlines_.begin()->first <= now_ns) {
+    Scheduler::Id id = run_deadlines_.begin()->second;
+    run_deadlines_.erase(run_deadlines_.begin());
+    auto found = by_sched_id_.find(id);
+    if (found == by_sched_id_.end()) continue;
+    Input& in = *inputs_[found->second.first];
+    Plugin& p = in.plugins[found->second.second];
+    p.run_deadline_ns = 0;
+    ++p.stats.timeouts;
+    p.stats.last_error = "run still going after its timeout of " + Seconds(p.timeout_ns);
+    std::string text = "input '" + in.config.name + "': " + p.stats.name + " (" + p.stats.module +
+                       "." + p.stats.class_name + ") " + p.stats.last_error +
+                       "; its next runs are skipped until it returns";
+    LOG_ERROR("{}", text);
+    CliLog(spdlog::level::err, text);
+  }
+}
+
+void Supervisor::KillBrokenWorker(size_t index, const std::string& why) {
+  Input& in = *inputs_[index];
+  if (!in.worker || stopping_) return;
+  std::string text = "input '" + in.config.name + "': worker pid " +
+                     std::to_string(in.worker->pid()) + " " + why + "; killing it";
+  LOG_ERROR("{}", text);
+  CliLog(spdlog::level::err, text);
+  in.worker->SignalGroup(SIGKILL);  // reaped via SIGCHLD, then restarted with backoff
 }
 
 void Supervisor::Stop(std::function<void()> done) {
@@ -473,6 +559,12 @@ void Supervisor::Stop(std::function<void()> done) {
     }
   });
   MaybeFinishStop();
+}
+
+void Supervisor::KillNow() {
+  for (auto& in : inputs_) {
+    if (in->worker) in->worker->SignalGroup(SIGKILL);
+  }
 }
 
 void Supervisor::MaybeFinishStop() {

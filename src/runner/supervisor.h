@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,8 @@ struct PluginStats {
   double interval_s = 10;
   uint64_t runs = 0;
   uint64_t failures = 0;
+  uint64_t timeouts = 0;  // runs still going after their timeout (reported once per run)
+  uint64_t skipped = 0;   // slots not run because the previous run was still going
   double last_duration_s = 0;
   std::string last_error;  // "ValueError: ..." of the last failed run
   std::string last_traceback;
@@ -78,6 +81,8 @@ class Supervisor {
   // Stops scheduling, SIGTERMs every worker's process group, SIGKILLs what is left after the
   // grace period, and calls `done` once all workers have been reaped.
   void Stop(std::function<void()> done);
+  // During Stop(): SIGKILL every worker group now instead of waiting for the grace period.
+  void KillNow();
   // A child exited (called by the agent's SIGCHLD handler after waitpid). Returns false if
   // `pid` is not one of our workers.
   bool OnChildExit(pid_t pid, int wait_status);
@@ -91,6 +96,8 @@ class Supervisor {
     Scheduler::Id sched_id = 0;
     PluginStats stats;
     bool registered = false;
+    int64_t timeout_ns = 0;
+    int64_t run_deadline_ns = 0;  // 0: not running, or its timeout was already reported
   };
   struct Input {
     config::InputConfig config;
@@ -118,6 +125,8 @@ class Supervisor {
   void OnRunDone(size_t index, std::string_view line);
   void OnOutput(size_t index, std::string_view line, bool is_stderr, size_t truncated);
   void UnregisterPlugins(Input& in, const std::string& why);
+  void KillBrokenWorker(size_t index, const std::string& why);
+  void ReportTimeouts(int64_t now_ns);
   void ArmTimer();
   void OnTimer();
   void MaybeFinishStop();
@@ -130,11 +139,18 @@ class Supervisor {
   Scheduler scheduler_;
   Scheduler::Id next_sched_id_ = 1;
   std::map<Scheduler::Id, std::pair<size_t, size_t>> by_sched_id_;  // → (input, plugin)
+  std::set<std::pair<int64_t, Scheduler::Id>> run_deadlines_;       // (deadline, plugin)
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer kill_timer_;
   bool stopping_ = false;
   std::function<void()> stop_done_;
 };
+
+// A plugin's interval as the worker reported it, made safe: not finite or <= 0 → 10 s;
+// otherwise clamped to [kMinIntervalS, kMaxIntervalS].
+inline constexpr double kMinIntervalS = 0.1;
+inline constexpr double kMaxIntervalS = 30 * 86400;
+double SanitizeInterval(double seconds);
 
 // "exited with status 1", "killed by signal 11 (SIGSEGV)".
 std::string DescribeWaitStatus(int wait_status);

@@ -87,6 +87,9 @@ StatusOr<std::shared_ptr<WorkerProcess>> WorkerProcess::Spawn(asio::io_context& 
   posix_spawn_file_actions_adddup2(&actions, err.fds[1], 2);
   posix_spawn_file_actions_adddup2(&actions, events.fds[1], 3);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
+  // Nothing else of the agent's (listening socket, client connections, log files) reaches the
+  // worker, whatever was opened without O_CLOEXEC.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
 
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -119,10 +122,19 @@ StatusOr<std::shared_ptr<WorkerProcess>> WorkerProcess::Spawn(asio::io_context& 
 
   auto w = std::shared_ptr<WorkerProcess>(new WorkerProcess(io, std::move(callbacks)));
   w->pid_ = pid;
-  w->stdin_.assign(in.Release(1));
-  w->readers_[kStdout].assign(out.Release(0));
-  w->readers_[kStderr].assign(err.Release(0));
-  w->readers_[kEvents].assign(events.Release(0));
+  boost::system::error_code ec;
+  w->stdin_.assign(in.fds[1], ec);
+  if (!ec) in.Release(1);
+  if (!ec) w->readers_[kStdout].assign(out.fds[0], ec);
+  if (!ec) out.Release(0);
+  if (!ec) w->readers_[kStderr].assign(err.fds[0], ec);
+  if (!ec) err.Release(0);
+  if (!ec) w->readers_[kEvents].assign(events.fds[0], ec);
+  if (!ec) events.Release(0);
+  if (ec) {
+    ::kill(-pid, SIGKILL);  // reaped by the supervisor's SIGCHLD handler
+    return Status::IoError("cannot watch the worker's pipes: " + ec.message());
+  }
   WorkerProcess* raw = w.get();
   for (int s = 0; s < 2; ++s) {
     bool is_stderr = s == kStderr;
@@ -134,8 +146,11 @@ StatusOr<std::shared_ptr<WorkerProcess>> WorkerProcess::Spawn(asio::io_context& 
                                });
   }
   w->splitters_.emplace_back(kMaxMessageLine, [raw](std::string_view line, size_t truncated) {
-    if (!raw->closed_ && raw->callbacks_.on_message && truncated == 0) {
-      raw->callbacks_.on_message(line);
+    if (raw->closed_) return;
+    if (truncated == 0) {
+      if (raw->callbacks_.on_message) raw->callbacks_.on_message(line);
+    } else if (raw->callbacks_.on_message_dropped) {
+      raw->callbacks_.on_message_dropped(line.size() + truncated);
     }
   });
   for (Stream s : {kStdout, kStderr, kEvents}) w->StartReading(s);
@@ -152,6 +167,9 @@ void WorkerProcess::StartReading(Stream s) {
           self->splitters_[s].Finish();
           boost::system::error_code ignored;
           self->readers_[s].close(ignored);
+          if (s == kEvents && !self->closed_ && self->callbacks_.on_events_closed) {
+            self->callbacks_.on_events_closed();
+          }
           return;
         }
         self->StartReading(s);

@@ -39,6 +39,10 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     std::function<void(std::string_view line)> on_message;  // a protocol line from fd 3
     // A line the scripts wrote; truncated = bytes cut from an overlong line.
     std::function<void(std::string_view line, bool is_stderr, size_t truncated)> on_output;
+    // A protocol line over kMaxMessageLine was dropped (its size in bytes).
+    std::function<void(size_t bytes)> on_message_dropped;
+    // fd 3 reached EOF or failed while the process may still run: the protocol is gone.
+    std::function<void()> on_events_closed;
   };
 
   static constexpr size_t kMaxOutputLine = 16 * 1024;         // bytes of one stdout line

@@ -36,6 +36,22 @@ std::string SqliteError(sqlite3* db, const std::string& what) {
   return what + ": " + sqlite3_errmsg(db);
 }
 
+// A failed statement: kUnavailable when waiting may help (locked by another process, disk
+// full, I/O error), kIoError when the data itself cannot be written.
+Status SqliteFailure(sqlite3* db, const std::string& what) {
+  switch (sqlite3_errcode(db) & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+      return Status::Unavailable(SqliteError(db, what));
+    default:
+      return Status::IoError(SqliteError(db, what));
+  }
+}
+
 int64_t SystemNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -51,7 +67,16 @@ uint64_t ApproximateBytes(const model::PointBatch& batch) {
     for (const auto& t : p.tags) n += sizeof(t) + t.key.size() + t.value.size();
     for (const auto& f : p.fields) {
       n += sizeof(f) + f.key.size();
-      if (auto* s = std::get_if<std::string>(&f.value)) n += s->size();
+      if (auto* s = std::get_if<std::string>(&f.value)) {
+        n += s->size();
+      } else if (auto* b = std::get_if<model::Bytes>(&f.value)) {
+        n += b->data.size();
+      } else if (auto* a = std::get_if<model::Array>(&f.value)) {
+        n += a->values.size() * sizeof(model::ArrayElement);
+        for (const auto& e : a->values) {
+          if (auto* es = std::get_if<std::string>(&e)) n += es->size();
+        }
+      }
     }
   }
   return n;
@@ -73,7 +98,7 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(StoreOptions options) {
     sqlite3_close(db);
     return Status::IoError("cannot open store " + options.path.string() + ": " + msg);
   }
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
   char* err = nullptr;
   if (sqlite3_exec(db, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
@@ -158,14 +183,59 @@ void SqliteStore::WriterLoop() {
     }
     if (!batches.empty()) {
       Status s = WriteBatches(batches);
-      std::lock_guard<std::mutex> lock(mu_);
-      written_seq_ += batches.size();
-      if (!s.ok()) {
+      if (!s.ok() && !s.retryable() && batches.size() > 1) {
+        // The data of one batch cannot be written: write them one by one, so only that one
+        // is lost.
+        std::deque<model::PointBatchPtr> retry;
+        for (auto& b : batches) {
+          std::deque<model::PointBatchPtr> one{b};
+          Status each = WriteBatches(one);
+          if (each.retryable()) {
+            retry.push_back(b);
+            s = each;
+          } else if (!each.ok()) {
+            DropBatch(*b, each);
+          }
+        }
+        batches.swap(retry);
+        if (batches.empty()) s = Status::Ok();
+      } else if (!s.ok() && !s.retryable()) {
+        DropBatch(*batches.front(), s);
+        batches.clear();
+        s = Status::Ok();
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      if (s.ok()) {
+        written_seq_ += batches.size() + dropped_since_;
+        dropped_since_ = 0;
+        retry_delay_ = std::chrono::milliseconds(0);
+        drained_.notify_all();
+      } else {
+        // Transient (locked, disk full): keep the batches, in order, and try again later.
         ++stats_.write_errors;
         stats_.last_error = s.message();
-        LOG_ERROR("store: {}", s.message());
+        retry_delay_ = std::min<std::chrono::milliseconds>(
+            std::chrono::milliseconds(5000),
+            std::max<std::chrono::milliseconds>(std::chrono::milliseconds(100), retry_delay_ * 2));
+        LOG_ERROR("store: {}; {} batch(es) kept, retrying in {} ms", s.message(), batches.size(),
+                  retry_delay_.count());
+        for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
+          pending_bytes_ += ApproximateBytes(**it);
+          pending_.push_front(*it);
+        }
+        // Give up on a store that stays unwritable while stopping: bounded shutdown.
+        if (stopping_ && ++stop_retries_ > 20) {
+          LOG_ERROR("store: giving up on {} batch(es) at shutdown: {}", pending_.size(),
+                    s.message());
+          stats_.batches_dropped += pending_.size();
+          written_seq_ += pending_.size();
+          pending_.clear();
+          pending_bytes_ = 0;
+          drained_.notify_all();
+        } else {
+          wake_.wait_for(lock, retry_delay_, [&] { return false; });
+        }
       }
-      drained_.notify_all();
     }
     if (Clock::now() >= next_expiry) {
       ExpireOld();
@@ -185,7 +255,7 @@ void SqliteStore::WriterLoop() {
 
 Status SqliteStore::WriteBatches(const std::deque<model::PointBatchPtr>& batches) {
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return Status::IoError(SqliteError(db_, "begin"));
+    return SqliteFailure(db_, "begin");
   }
   uint64_t rows = 0;
   int64_t received = options_.now_ns();
@@ -204,7 +274,7 @@ Status SqliteStore::WriteBatches(const std::deque<model::PointBatchPtr>& batches
       int rc = sqlite3_step(insert_);
       sqlite3_reset(insert_);
       if (rc != SQLITE_DONE) {
-        Status s = Status::IoError(SqliteError(db_, "insert"));
+        Status s = SqliteFailure(db_, "insert");
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
         return s;
       }
@@ -212,7 +282,7 @@ Status SqliteStore::WriteBatches(const std::deque<model::PointBatchPtr>& batches
     }
   }
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    Status s = Status::IoError(SqliteError(db_, "commit"));
+    Status s = SqliteFailure(db_, "commit");
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     return s;
   }
@@ -220,6 +290,16 @@ Status SqliteStore::WriteBatches(const std::deque<model::PointBatchPtr>& batches
   stats_.rows_written += rows;
   ++stats_.transactions;
   return Status::Ok();
+}
+
+void SqliteStore::DropBatch(const model::PointBatch& batch, const Status& why) {
+  LOG_ERROR("store: dropped a batch of {} point(s) from input '{}': {}", batch.points.size(),
+            batch.input, why.message());
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.batches_dropped;
+  ++stats_.write_errors;
+  stats_.last_error = why.message();
+  ++dropped_since_;
 }
 
 void SqliteStore::ExpireOld() {

@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -27,6 +28,7 @@ struct StoreOptions {
   std::filesystem::path path;
   int64_t retention_ns = 7 * 86400e9;
   int64_t max_queue_bytes = 256 << 20;
+  int busy_timeout_ms = 5000;  // how long one statement waits for another process's lock
   // Wall clock in unix ns, for retention; injectable for tests.
   std::function<int64_t()> now_ns;
 };
@@ -36,6 +38,7 @@ struct StoreStats {
   uint64_t transactions = 0;
   uint64_t write_errors = 0;
   uint64_t rows_expired = 0;
+  uint64_t batches_dropped = 0;  // data SQLite refused (logged), or given up at shutdown
   uint64_t queued_bytes = 0;
   std::string last_error;
 };
@@ -59,6 +62,7 @@ class SqliteStore : public outputs::Output {
   void WriterLoop();
   Status WriteBatches(const std::deque<model::PointBatchPtr>& batches);
   void ExpireOld();
+  void DropBatch(const model::PointBatch& batch, const Status& why);
 
   const StoreOptions options_;
   sqlite3* db_;  // owned; used only on the writer thread after Open
@@ -73,6 +77,9 @@ class SqliteStore : public outputs::Output {
   uint64_t written_seq_ = 0;   // batches committed (or failed)
   bool stopping_ = false;
   bool writer_done_ = false;
+  uint64_t dropped_since_ = 0;  // batches dropped in the current write cycle
+  std::chrono::milliseconds retry_delay_{0};
+  int stop_retries_ = 0;
   StoreStats stats_;
   std::thread writer_;
 };

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 #include "store/query.h"
 #include "temp_dir.h"
@@ -122,6 +124,33 @@ TEST(SqliteStoreTest, FullBacklogIsRefusedNotBlocking) {
   }
   (*store)->Flush();
   EXPECT_GT(refused, 0);
+}
+
+TEST(SqliteStoreTest, ALockedDatabaseIsRetriedNotDropped) {
+  testing::TempDir dir;
+  StoreOptions o;
+  o.path = dir.path() / "s.db";
+  o.busy_timeout_ms = 20;
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  // Another process holds the write lock.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(o.path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  model::Point p{"m", {}, {{"v", int64_t{1}}}, 1};
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE((*store)->Write(Batch(model::Category::kMetric, "x", {p})).ok());
+  }
+  // Wait (bounded) until the writer has met the lock at least once.
+  for (int i = 0; i < 500 && (*store)->Stats().write_errors == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT((*store)->Stats().write_errors, 0u);
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  (*store)->Flush();
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n FROM points"), "n\n10\n");
+  EXPECT_EQ((*store)->Stats().batches_dropped, 0u);
 }
 
 TEST(QueryTest, ReadOnlyOneStatementAndJson) {

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import unittest
 
 from harness import REPO, Agent, wait_for
@@ -126,6 +127,10 @@ class SystemEvent(DataKitFramework):
 '''
 
 
+# The agent adds its global tags, host=<hostname> by default, as DataKit does.
+HOST = {"host": socket.gethostname()}
+
+
 def types(agent, where):
     """{field: json_type} of the newest row matching `where`."""
     rows = agent.query("SELECT fields FROM points WHERE %s ORDER BY time DESC LIMIT 1" % where)
@@ -164,7 +169,7 @@ class SeedExampleTest(unittest.TestCase):
         for r in rows[:2]:
             self.assertEqual(r["category"], "metric")
             self.assertEqual(r["input"], "datakitpy")
-            self.assertEqual(json.loads(r["tags"]), {"t1": "b", "t2": "d"})
+            self.assertEqual(json.loads(r["tags"]), dict({"t1": "b", "t2": "d"}, **HOST))
         fields, t = types(self.agent, "measurement = 'abc'")
         self.assertEqual(fields, {"f1": 123, "f2": 3.4, "f3": "strval"})
         self.assertEqual(t, {"f1": "integer", "f2": "real", "f3": "text"})
@@ -177,20 +182,22 @@ class SeedExampleTest(unittest.TestCase):
         self.assertEqual(t["custom_field2"], "integer")
         row = self.agent.query("SELECT tags, input FROM points WHERE category = 'metric' "
                                "AND measurement = 'mydata' LIMIT 1")[0]
-        self.assertEqual(json.loads(row["tags"]), {"tag1": "val1", "tag2": "val2"})
+        self.assertEqual(json.loads(row["tags"]), dict({"tag1": "val1", "tag2": "val2"}, **HOST))
         # No ?input= from the SDK: attributed to the pythond input that ran the script.
         self.assertEqual(row["input"], "seed-feeds")
 
     def test_feed_logging(self):
         fields, _ = types(self.agent, "category = 'logging' AND measurement = 'mydata'")
         self.assertEqual(fields["message"], "This is the message for testing")
+        # DataKit's check: a log without a status gets status "unknown".
+        self.assertEqual(fields["status"], "unknown")
         self.assertEqual(fields["custom_key1"], "custom_value1")
 
     def test_feed_object(self):
         row = self.agent.query("SELECT tags FROM points WHERE category = 'object' "
                                "AND measurement = 'mydata' LIMIT 1")[0]
         self.assertEqual(json.loads(row["tags"]),
-                         {"tag1": "val1", "tag2": "val2", "name": "name"})
+                         dict({"tag1": "val1", "tag2": "val2", "name": "name"}, **HOST))
         fields, t = types(self.agent, "category = 'object' AND measurement = 'mydata'")
         self.assertEqual(fields["custom_field2"], 1000)
         self.assertEqual(t["custom_field2"], "integer")
@@ -201,7 +208,7 @@ class SeedExampleTest(unittest.TestCase):
         by_source = {json.loads(r["fields"])["df_source"]: r for r in rows}
         self.assertEqual(set(by_source), {"user", "monitor", "system"})
         for source, row in by_source.items():
-            self.assertEqual(json.loads(row["tags"]), {"tag1": "val1", "tag2": "val2"})
+            self.assertEqual(json.loads(row["tags"]), dict({"tag1": "val1", "tag2": "val2"}, **HOST))
             f = json.loads(row["fields"])
             self.assertEqual(f["df_date_range"], 10)
             self.assertEqual(f["df_status"], "info")

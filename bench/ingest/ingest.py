@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""Helper for bench/ingest/run.sh (Python 3 stdlib only).
+
+  corpus DIR [--seed N]        write DIR/body_1000.lp and DIR/body_5000.lp (deterministic)
+  port                         print a free TCP port on 127.0.0.1
+  ready URL PID [--timeout S]  poll URL until it answers 2xx (fails if PID exits or on deadline)
+  measure ...                  warm-up, measured wrk run, CPU/RSS of the server's process tree;
+                               prints the RESULT line and appends a JSON record to --results
+  report RESULTS               human table, ratio RESULT lines and the tracked targets
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# ---------------------------------------------------------------------------------------------
+# Corpus
+
+BASE_NS = 1_704_067_200 * 10**9  # 2024-01-01T00:00:00Z; fixed so the corpus is byte-stable
+
+REGIONS = {
+    "us-east-1": "iad", "us-west-2": "pdx", "eu-west-1": "dub", "ap-southeast-1": "sin",
+}
+SERVICES = [
+    "api-gateway", "auth", "billing", "checkout", "search", "catalog", "cart", "payments",
+    "inventory", "shipping", "notifications", "recommendations", "profile", "orders",
+    "pricing", "reviews", "media", "analytics", "ingest", "scheduler", "mailer", "ledger",
+    "frontend", "session",
+]
+TEAMS = ["core", "growth", "payments", "platform", "search", "data", "sre", "mobile",
+         "identity", "commerce"]
+ENVS = ["prod"] * 6 + ["staging"] * 3 + ["dev"]
+
+
+def make_hosts(rng, n=500):
+    hosts = []
+    regions = sorted(REGIONS)
+    for i in range(n):
+        region = rng.choice(regions)
+        az = region + rng.choice("abc")
+        dc = REGIONS[region] + str(rng.randint(1, 2))  # 8 values over 4 regions (6-8 in use)
+        rack = "%s-r%02d" % (dc, rng.randint(1, 8))     # ~60
+        service = rng.choice(SERVICES)
+        hosts.append({
+            "az": az, "dc": dc, "env": rng.choice(ENVS),
+            "host": "%s-%04d.%s.internal" % (service, i, region),
+            "rack": rack, "region": region, "service": service, "team": rng.choice(TEAMS),
+        })
+    return hosts
+
+
+def f_float(rng, lo, hi, digits=None):
+    x = rng.uniform(lo, hi)
+    return repr(round(x, digits) if digits is not None else x)
+
+
+def f_int(rng, lo, hi):
+    return "%di" % rng.randint(lo, hi)
+
+
+def f_str(rng, values):
+    v = rng.choice(values)
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def f_bool(rng, p_true=0.5):
+    return "true" if rng.random() < p_true else "false"
+
+
+# Each measurement has a fixed field schema (InfluxDB rejects type changes within a shard):
+# floats, `i` integers, one string and one bool; 4 to 6 fields.
+MEASUREMENTS = {
+    "cpu": lambda r: [
+        ("usage_user", f_float(r, 0, 100)), ("usage_system", f_float(r, 0, 40)),
+        ("usage_idle", f_float(r, 0, 100, 2)), ("cores", f_int(r, 2, 96)),
+        ("governor", f_str(r, ["performance", "powersave", "schedutil"])),
+        ("throttled", f_bool(r, 0.05)),
+    ],
+    "mem": lambda r: [
+        ("used", f_int(r, 1 << 30, 256 << 30)), ("available", f_int(r, 1 << 28, 128 << 30)),
+        ("used_percent", f_float(r, 5, 99)), ("swap_enabled", f_bool(r, 0.3)),
+        ("kind", f_str(r, ["ddr4", "ddr5", "ddr4 ecc"])),
+    ],
+    "disk": lambda r: [
+        ("used", f_int(r, 0, 4 << 40)), ("used_percent", f_float(r, 0, 100, 3)),
+        ("fstype", f_str(r, ["ext4", "xfs", "btrfs", "zfs"])), ("read_only", f_bool(r, 0.02)),
+    ],
+    "net": lambda r: [
+        ("bytes_recv", f_int(r, 0, 1 << 44)), ("bytes_sent", f_int(r, 0, 1 << 44)),
+        ("drop_rate", f_float(r, 0, 0.01)), ("iface", f_str(r, ["eth0", "ens5", "bond0"])),
+        ("up", f_bool(r, 0.99)),
+    ],
+    "diskio": lambda r: [
+        ("reads", f_int(r, 0, 1 << 36)), ("writes", f_int(r, 0, 1 << 36)),
+        ("io_util", f_float(r, 0, 100, 2)), ("await_ms", f_float(r, 0, 50, 3)),
+        ("scheduler", f_str(r, ["mq-deadline", "none", "bfq", "kyber"])),
+        ("rotational", f_bool(r, 0.1)),
+    ],
+    "system": lambda r: [
+        ("load1", f_float(r, 0, 64, 2)), ("uptime", f_int(r, 60, 90 * 86400)),
+        ("os", f_str(r, ["Debian GNU/Linux 12 (bookworm)", "Ubuntu 22.04.4 LTS",
+                         "Rocky Linux 9.3 (Blue Onyx)"])),
+        ("reboot_required", f_bool(r, 0.1)),
+    ],
+}
+
+
+def tag_escape(v):
+    return v.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def make_body(rng, hosts, lines):
+    out = []
+    names = sorted(MEASUREMENTS)
+    ts = BASE_NS
+    for _ in range(lines):
+        name = rng.choice(names)
+        h = rng.choice(hosts)
+        tags = ",".join("%s=%s" % (k, tag_escape(h[k])) for k in sorted(h))  # 8 tags, sorted
+        fields = ",".join("%s=%s" % kv for kv in MEASUREMENTS[name](rng))
+        ts += rng.randint(1_000_000, 20_000_000)  # 1-20 ms apart, full ns digits
+        out.append("%s,%s %s %d" % (name, tags, fields, ts))
+    return ("\n".join(out) + "\n").encode()
+
+
+def cmd_corpus(a):
+    os.makedirs(a.dir, exist_ok=True)
+    for lines in (1000, 5000):
+        rng = random.Random("%d/%d" % (a.seed, lines))
+        hosts = make_hosts(random.Random(a.seed))  # the same fleet for both bodies
+        body = make_body(rng, hosts, lines)
+        path = os.path.join(a.dir, "body_%d.lp" % lines)
+        with open(path, "wb") as f:
+            f.write(body)
+        print("corpus: %s: %d lines, %d bytes (%.0f B/line)" %
+              (path, lines, len(body), len(body) / lines), file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# Process tree accounting (/proc)
+
+def read_stat(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    rest = s[s.rindex(")") + 2:].split()  # rest[0] is field 3 (state)
+    return int(rest[1]), int(rest[11]) + int(rest[12])  # ppid, utime+stime (ticks)
+
+
+def tree_pids(root):
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid, _ = read_stat(int(d))
+            except (OSError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    pids, todo = [], [root]
+    while todo and len(pids) < 10000:
+        p = todo.pop()
+        pids.append(p)
+        todo.extend(children.get(p, []))
+    return pids
+
+
+def tree_cpu_ticks(root):
+    total = 0
+    for p in tree_pids(root):
+        try:
+            total += read_stat(p)[1]
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def tree_hwm_kib(root):
+    total = 0
+    for p in tree_pids(root):
+        try:
+            with open("/proc/%d/status" % p) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def quiesce(pid, step=0.1, window=5, max_ticks=2, limit=60.0):
+    """Seconds until the server's tree goes quiet: the start of the first `window` steps of
+    `step` s in which it uses at most `max_ticks` of CPU (2 ticks in 0.5 s: <= 4% of a core).
+    Background work left by the load (queued store writes, flushes) thus counts as part of
+    the run, to within `step`. Bounded by `limit`."""
+    start = time.monotonic()
+    samples = [(start, tree_cpu_ticks(pid))]
+    while True:
+        time.sleep(step)
+        samples.append((time.monotonic(), tree_cpu_ticks(pid)))
+        if len(samples) > window:
+            t0, c0 = samples[-1 - window]
+            if samples[-1][1] - c0 <= max_ticks:
+                return t0 - start
+        if samples[-1][0] - start > limit:
+            print("WARN: pid %d still busy after %.0f s" % (pid, limit), file=sys.stderr)
+            return samples[-1][0] - start
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+def cmd_port(a):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+    s.close()
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[-1][0] != "Z"
+    except OSError:
+        return False
+
+
+def cmd_ready(a):
+    deadline = time.monotonic() + a.timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not alive(a.pid):
+            sys.exit("ready: pid %d exited while waiting for %s" % (a.pid, a.url))
+        try:
+            with urllib.request.urlopen(a.url, timeout=1) as r:
+                if 200 <= r.status < 300:
+                    return
+                last = "HTTP %d" % r.status
+        except urllib.error.HTTPError as e:
+            last = "HTTP %d" % e.code
+        except (OSError, urllib.error.URLError) as e:
+            last = str(e)
+        time.sleep(0.05)
+    sys.exit("ready: %s not ready after %.0f s (%s)" % (a.url, a.timeout, last))
+
+
+def run_wrk(url, body, seconds, timeout_s=10):
+    cmd = ["wrk", "-t2", "-c4", "-d%ds" % seconds, "--timeout", "%ds" % timeout_s,
+           "-s", os.path.join(HERE, "post.lua"), url]
+    env = dict(os.environ, BENCH_BODY=body)
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
+    if p.returncode != 0:
+        sys.exit("wrk failed (%d): %s%s" % (p.returncode, p.stdout, p.stderr))
+    for line in p.stdout.splitlines():
+        if line.startswith("WRK "):
+            return {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+    sys.exit("wrk printed no WRK line:\n" + p.stdout + p.stderr)
+
+
+def cmd_measure(a):
+    with open(a.body, "rb") as f:
+        lines = f.read().count(b"\n")
+    if a.warmup > 0:
+        w = run_wrk(a.url, a.body, a.warmup)
+        if w["requests"] == 0 or w["non2xx"] == w["requests"]:
+            sys.exit("%s: warm-up got no 2xx answer (%s)" % (a.name, w))
+    quiesce(a.pid)
+    c0 = tree_cpu_ticks(a.pid)
+    w = run_wrk(a.url, a.body, a.seconds)
+    drain = quiesce(a.pid)
+    c1 = tree_cpu_ticks(a.pid)
+    hwm = tree_hwm_kib(a.pid)
+    if not alive(a.pid):
+        sys.exit("%s: the server (pid %d) exited during the run" % (a.name, a.pid))
+
+    ok = w["requests"] - w["non2xx"]
+    points = ok * lines
+    elapsed = w["duration_us"] / 1e6 + drain  # sustained: includes work left after the load
+    cpu_s = (c1 - c0) / CLK_TCK
+    rec = {
+        "server": a.name, "body_lines": lines, "points": points, "elapsed_s": elapsed,
+        "drain_s": drain, "points_per_s": points / elapsed if elapsed > 0 else 0.0,
+        "cpu_s": cpu_s, "cpu_us_per_point": cpu_s / points * 1e6 if points else float("nan"),
+        "cpu_cores": cpu_s / elapsed if elapsed > 0 else 0.0,
+        "peak_rss_mib": hwm / 1024.0, "non2xx": w["non2xx"], "requests": w["requests"],
+        "socket_errors": w["err_connect"] + w["err_read"] + w["err_write"] + w["err_timeout"],
+        "lat_p50_ms": w["lat_p50_us"] / 1e3, "lat_p99_ms": w["lat_p99_us"] / 1e3,
+    }
+    print("RESULT bench=ingest server=%s body_lines=%d points_per_s=%.0f cpu_us_per_point=%.3f "
+          "peak_rss_mib=%.1f non2xx=%d" % (a.name, lines, rec["points_per_s"],
+                                           rec["cpu_us_per_point"], rec["peak_rss_mib"],
+                                           rec["non2xx"]), flush=True)
+    if rec["non2xx"] or rec["socket_errors"]:
+        print("WARN: %s body_lines=%d: %d non-2xx answers, %d socket errors (of %d requests)" %
+              (a.name, lines, rec["non2xx"], rec["socket_errors"], rec["requests"]), flush=True)
+    with open(a.results, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
+def ratio(x, y):
+    return x / y if y and not math.isnan(y) and not math.isnan(x) else float("nan")
+
+
+def cmd_report(a):
+    recs = []
+    with open(a.results) as f:
+        recs = [json.loads(l) for l in f if l.strip()]
+    by = {(r["server"], r["body_lines"]): r for r in recs}
+    print()
+    hdr = "%-16s %6s %12s %9s %9s %7s %7s %7s %8s %8s" % (
+        "server", "lines", "points/s", "cpu_us/pt", "cores", "rss_MiB", "drain_s", "non2xx",
+        "p50_ms", "p99_ms")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in recs:
+        print("%-16s %6d %12.0f %9.3f %9.2f %7.1f %7.2f %7d %8.2f %8.2f" % (
+            r["server"], r["body_lines"], r["points_per_s"], r["cpu_us_per_point"],
+            r["cpu_cores"], r["peak_rss_mib"], r["drain_s"], r["non2xx"] + r["socket_errors"],
+            r["lat_p50_ms"], r["lat_p99_ms"]))
+    print()
+    targets = []
+    for lines in sorted({r["body_lines"] for r in recs}):
+        p, vm = by.get(("pythond", lines)), by.get(("victoriametrics", lines))
+        d, ng = by.get(("pythond_dry", lines)), by.get(("nginx", lines))
+        if p and vm:
+            rp = ratio(p["points_per_s"], vm["points_per_s"])
+            rc = ratio(p["cpu_us_per_point"], vm["cpu_us_per_point"])
+            print("RESULT bench=ingest ratio=pythond_vs_victoriametrics body_lines=%d "
+                  "points=%.2f cpu=%.2f" % (lines, rp, rc))
+            targets.append("body_lines=%d pythond/VM points/s %.2f (target >= 2): %s; "
+                           "CPU/pt %.2f (target <= 0.33): %s" %
+                           (lines, rp, "ok" if rp >= 2 else "MISS",
+                            rc, "ok" if rc <= 1 / 3 else "MISS"))
+        if d and ng:
+            rd = ratio(d["points_per_s"], ng["points_per_s"])
+            print("RESULT bench=ingest ratio=pythond_dry_vs_nginx body_lines=%d points=%.2f" %
+                  (lines, rd))
+            targets.append("body_lines=%d pythond dry/nginx points/s %.2f (target >= 0.25): %s" %
+                           (lines, rd, "ok" if rd >= 0.25 else "MISS"))
+        for name in ("pythond", "pythond_dry"):
+            r = by.get((name, lines))
+            if r:
+                targets.append("body_lines=%d %s peak RSS %.1f MiB (target <= 64): %s" %
+                               (lines, name, r["peak_rss_mib"],
+                                "ok" if r["peak_rss_mib"] <= 64 else "MISS"))
+    if targets:
+        print("\ntargets:")
+        for t in targets:
+            print("  " + t)
+    print("\nnotes: points/s = 2xx requests x lines / (wrk time + drain, the time the server "
+          "kept\nworking after the load); CPU and RSS (VmHWM) are summed over the server's "
+          "process tree;\nnginx answers 204 from `return` and discards (reads, drops) the body.")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("corpus")
+    p.add_argument("dir")
+    p.add_argument("--seed", type=int, default=20240101)
+    p.set_defaults(fn=cmd_corpus)
+    p = sub.add_parser("port")
+    p.set_defaults(fn=cmd_port)
+    p = sub.add_parser("ready")
+    p.add_argument("url")
+    p.add_argument("pid", type=int)
+    p.add_argument("--timeout", type=float, default=60)
+    p.set_defaults(fn=cmd_ready)
+    p = sub.add_parser("measure")
+    p.add_argument("--name", required=True)
+    p.add_argument("--pid", type=int, required=True)
+    p.add_argument("--url", required=True)
+    p.add_argument("--body", required=True)
+    p.add_argument("--seconds", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--results", required=True)
+    p.set_defaults(fn=cmd_measure)
+    p = sub.add_parser("report")
+    p.add_argument("results")
+    p.set_defaults(fn=cmd_report)
+    a = ap.parse_args()
+    # On TERM unwind normally: subprocess.run then kills a running wrk.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""Scripts that attack the worker protocol or the agent's resources: the agent stays up, the
+bad input is contained, and nothing of the agent leaks into workers."""
+
+import json
+import os
+import unittest
+import urllib.error
+import urllib.request
+
+from harness import AGENT_CONF, Agent, input_conf, wait_for
+
+BEAT = '''
+from datakit_framework import DataKitFramework
+
+class Beat(DataKitFramework):
+    name = "beat"
+    interval = 1
+
+    def run(self):
+        self.feed_metric(measurement="beat_%s", fields={"v": 1})
+'''
+
+FORGES_PROTOCOL = '''
+import os
+from datakit_framework import DataKitFramework
+
+class Forger(DataKitFramework):
+    name = "forger"
+    interval = 1
+
+    def run(self):
+        os.write(3, b'{"t":"hello","plugins":[]}\\n')
+        os.write(3, b'{"t":"done","id":0,"ok":true,"duration":0}\\n')
+        os.write(3, b'{"t":"done","id":99,"ok":true,"duration":0}\\n')
+        os.write(3, b'not json at all\\n')
+'''
+
+CLOSES_FD3 = '''
+import os
+from datakit_framework import DataKitFramework
+
+class Closer(DataKitFramework):
+    name = "closer"
+    interval = 1
+
+    def run(self):
+        os.close(3)
+'''
+
+BAD_INTERVALS = '''
+from datakit_framework import DataKitFramework
+
+class NanInterval(DataKitFramework):
+    name = "nan"
+    interval = float("nan")
+
+    def run(self):
+        self.feed_metric(measurement="nan_interval", fields={"v": 1})
+
+class HugeInterval(DataKitFramework):
+    name = "huge"
+    interval = 1e12
+
+    def run(self):
+        self.feed_metric(measurement="huge_interval", fields={"v": 1})
+'''
+
+# A collector file named like a stdlib module must not shadow it for its siblings.
+SQLITE3_NAMED = '''
+from datakit_framework import DataKitFramework
+
+class Sqlite3Named(DataKitFramework):
+    name = "sqlite3-named"
+    interval = 1
+
+    def run(self):
+        self.feed_metric(measurement="shadow_named", fields={"v": 1})
+'''
+
+USES_SQLITE3 = '''
+import sqlite3
+from datakit_framework import DataKitFramework
+
+class UsesSqlite(DataKitFramework):
+    name = "uses-sqlite"
+    interval = 1
+
+    def run(self):
+        conn = sqlite3.connect(":memory:")
+        value = conn.execute("select 41 + 1").fetchone()[0]
+        self.feed_metric(measurement="shadow_user", fields={"v": value})
+'''
+
+SURROGATE_ERROR = '''
+from datakit_framework import DataKitFramework
+
+class Surrogate(DataKitFramework):
+    name = "surrogate"
+    interval = 1
+
+    def run(self):
+        raise OSError("cannot open " + b"caf\\xe9".decode("utf-8", "surrogateescape"))
+'''
+
+FD_REPORT = '''
+import os
+from datakit_framework import DataKitFramework
+
+class Fds(DataKitFramework):
+    name = "fds"
+    interval = 60
+
+    def run(self):
+        links = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                links.append(os.readlink("/proc/self/fd/" + fd))
+            except OSError:  # the listing's own fd, closed by now
+                pass
+        self.feed_logging(source="fds", message=" ".join(links))
+'''
+
+
+class HostileScriptsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.agent = Agent({
+            "conf.d/pythond.conf":
+                input_conf("forge", ["forge"]) + input_conf("closer", ["closer"]) +
+                input_conf("intervals", ["intervals"]) + input_conf("shadow", ["shadow"]) +
+                input_conf("采集 demo", ["fds"]),
+            "python.d/forge/beat.py": BEAT % "forge",
+            "python.d/forge/forger.py": FORGES_PROTOCOL,
+            "python.d/forge/surrogate.py": SURROGATE_ERROR,
+            "python.d/closer/beat.py": BEAT % "closer",
+            "python.d/closer/closer.py": CLOSES_FD3,
+            "python.d/intervals/intervals.py": BAD_INTERVALS,
+            "python.d/shadow/sqlite3.py": SQLITE3_NAMED,
+            "python.d/shadow/user.py": USES_SQLITE3,
+            "python.d/fds/fds.py": FD_REPORT,
+        }).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.agent.cleanup()
+
+    def test_forged_protocol_lines_are_ignored(self):
+        wait_for(lambda: self.agent.count("measurement = 'beat_forge'") >= 4, 20, "4 beats")
+        log = self.agent.log()
+        self.assertIn("unexpected second hello", log)
+        self.assertIn("that is not running", log)
+        self.assertIn("malformed message from worker", log)
+        self.assertIsNone(self.agent.proc.poll())
+
+    def test_undecodable_error_text_still_reports_the_run(self):
+        cli = wait_for(lambda: (lambda t: "surrogate (surrogate.Surrogate) failed" in t and t)(
+            self.agent.seed_log("_datakit_pythond_cli.log")), 15, "the surrogate failure")
+        self.assertIn("OSError: cannot open caf\\udce9", cli)
+
+    def test_closing_the_protocol_pipe_restarts_the_worker(self):
+        log = wait_for(lambda: (lambda t: "closed its protocol pipe (fd 3); killing it" in t and
+                                "input 'closer': worker pid" in t and t)(self.agent.log()),
+                       15, "the worker killed")
+        self.assertIn("restarting in", log)
+        # Its sibling keeps reporting across restarts.
+        n = self.agent.count("measurement = 'beat_closer'")
+        wait_for(lambda: self.agent.count("measurement = 'beat_closer'") > n, 15, "more beats")
+
+    def test_bad_intervals_are_made_safe(self):
+        wait_for(lambda: self.agent.count("measurement IN ('nan_interval', 'huge_interval')") >= 2,
+                 15, "one run of each")
+        log = self.agent.log()
+        self.assertIn("nan(intervals.NanInterval, every 10.0s)", log)
+        self.assertIn("huge(intervals.HugeInterval, every 2592000.0s)", log)
+        self.assertEqual(self.agent.count("measurement = 'huge_interval'"), 1)
+
+    def test_a_script_named_like_a_stdlib_module_does_not_shadow_it(self):
+        wait_for(lambda: self.agent.count("measurement = 'shadow_user'") >= 1, 15, "sqlite3 user")
+        self.assertGreaterEqual(self.agent.count("measurement = 'shadow_named'"), 1)
+        row = self.agent.query("SELECT fields FROM points WHERE measurement = 'shadow_user'")[0]
+        self.assertEqual(json.loads(row["fields"]), {"v": 42})
+
+    def test_worker_gets_no_agent_fds_and_a_non_ascii_input_name(self):
+        wait_for(lambda: self.agent.count("measurement = 'fds'") >= 1, 15, "the fd report")
+        row = self.agent.query("SELECT fields, input FROM points WHERE measurement = 'fds'")[0]
+        self.assertEqual(row["input"], "采集 demo")
+        links = json.loads(row["fields"])["message"].split()
+        self.assertFalse([l for l in links if l.startswith("socket:")], links)
+        self.assertFalse([l for l in links if "_datakit_pythond_cli.log" in l], links)
+
+
+class HttpLimitsTest(unittest.TestCase):
+    def test_oversized_body_gets_a_readable_413(self):
+        conf = AGENT_CONF.replace('listen = "127.0.0.1:0"', 'listen = "127.0.0.1:0"\nmax_body_mb = 1')
+        agent = Agent(agent_conf=conf)
+        try:
+            agent.start()
+            body = b"m v=1i\n" * ((3 << 20) // 7)
+            status, text = agent.http("POST", "/v1/write/metric", body=body * 1)
+            self.assertEqual(status, 413, text)
+            self.assertEqual(json.loads(text)["error_code"], "datakit.bodyTooLarge")
+            self.assertEqual(agent.http("GET", "/v1/ping")[0], 200)
+        finally:
+            agent.cleanup()
+
+    def test_gzip_body_and_strict_mode(self):
+        import gzip
+        agent = Agent()
+        try:
+            agent.start()
+            body = gzip.compress(b"gz,t=a v=1i\ngz,t=b v=2i\n")
+            status, text = agent.http("POST", "/v1/write/metric?encoding=gzip&echo=lp", body=body)
+            self.assertEqual(status, 200, text)
+            self.assertIn("gz,t=a", text)
+            status, text = agent.http("POST", "/v1/write/logging?strict=true",
+                                      body="app,a.b=1 message=\"x\",status=\"info\"")
+            self.assertEqual(status, 400)
+            self.assertEqual(json.loads(text)["error_code"], "datakit.pointGotWarning")
+            status, text = agent.http("POST", "/v1/write/metric", body=b"\x1f\x8b garbage",
+                                      headers={"Content-Encoding": "gzip"})
+            self.assertEqual(status, 400)
+            self.assertEqual(json.loads(text)["error_code"], "datakit.decodeBodyFailed")
+            self.assertEqual(agent.count("measurement = 'gz'"), 2)
+        finally:
+            agent.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
