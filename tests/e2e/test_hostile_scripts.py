@@ -35,6 +35,7 @@ class Forger(DataKitFramework):
         os.write(3, b'not json at all\\n')
 '''
 
+# Closes fd 3 once (the marker file survives the worker's restart).
 CLOSES_FD3 = '''
 import os
 from datakit_framework import DataKitFramework
@@ -44,7 +45,9 @@ class Closer(DataKitFramework):
     interval = 1
 
     def run(self):
-        os.close(3)
+        if not os.path.exists("closed-fd3.marker"):
+            open("closed-fd3.marker", "w").close()
+            os.close(3)
 '''
 
 BAD_INTERVALS = '''
@@ -162,7 +165,9 @@ class HostileScriptsTest(unittest.TestCase):
                                 "input 'closer': worker pid" in t and t)(self.agent.log()),
                        15, "the worker killed")
         self.assertIn("restarting in", log)
-        # Its sibling keeps reporting across restarts.
+        # The restarted worker runs its plugins again.
+        wait_for(lambda: "input 'closer': worker pid" in self.agent.log().split(
+            "closed its protocol pipe")[-1], 15, "the restarted worker")
         n = self.agent.count("measurement = 'beat_closer'")
         wait_for(lambda: self.agent.count("measurement = 'beat_closer'") > n, 15, "more beats")
 
