@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 "$BUILD_DIR/parse_bench"
+"$BUILD_DIR/store_bench"
 PYTHOND="$BUILD_DIR/pythond" bench/ingest/run.sh

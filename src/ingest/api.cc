@@ -162,6 +162,11 @@ Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_que
                        "more than " + std::to_string(options_.write_rate_limit) +
                            " write requests per second (see [http_api] request_rate_limit)");
   }
+  if (!sink_->HasRoom()) {
+    ++stats_.busy;
+    ++input_stats.refused_requests;
+    return ErrorAnswer(503, "datakit.busy", "the store's backlog is full; retry later");
+  }
   auto category = model::ParseCategory(category_name);
   if (!category) {
     return refuse(400, "datakit.invalidCategory",

@@ -11,6 +11,13 @@ Status Fanout::Write(model::PointBatchPtr batch) {
   return first;
 }
 
+bool Fanout::HasRoom() const {
+  for (const Output* sink : sinks_) {
+    if (!sink->HasRoom()) return false;
+  }
+  return true;
+}
+
 void Fanout::Flush() {
   for (Output* sink : sinks_) sink->Flush();
 }

@@ -15,6 +15,7 @@ class Fanout : public Output {
   // Writes to every sink; returns the first error (the other sinks still got the batch).
   Status Write(model::PointBatchPtr batch) override;
   void Flush() override;
+  bool HasRoom() const override;
 
  private:
   std::vector<Output*> sinks_;

@@ -20,6 +20,9 @@ class Output {
   virtual ~Output() = default;
   virtual std::string_view name() const = 0;
   [[nodiscard]] virtual Status Write(model::PointBatchPtr batch) = 0;
+  // False while the sink's backlog is full: ingest answers 503 before parsing the body, so an
+  // overloaded agent spends nothing on data it cannot keep. Must be cheap and non-blocking.
+  virtual bool HasRoom() const { return true; }
   virtual void Flush() = 0;
 };
 

@@ -27,7 +27,7 @@ namespace pythond::store {
 struct StoreOptions {
   std::filesystem::path path;
   int64_t retention_ns = 7 * 86400e9;
-  int64_t max_queue_bytes = 256 << 20;
+  int64_t max_queue_bytes = 32 << 20;
   int busy_timeout_ms = 5000;  // how long one statement waits for another process's lock
   // Wall clock in unix ns, for retention; injectable for tests.
   std::function<int64_t()> now_ns;
@@ -37,7 +37,7 @@ struct StoreStats {
   uint64_t rows_written = 0;
   uint64_t transactions = 0;
   uint64_t write_errors = 0;
-  uint64_t rows_expired = 0;
+  uint64_t rows_expired = 0;     // rows (and commit marks) deleted by retention
   uint64_t batches_dropped = 0;  // data SQLite refused (logged), or given up at shutdown
   uint64_t queued_bytes = 0;
   std::string last_error;
@@ -53,6 +53,7 @@ class SqliteStore : public outputs::Output {
   std::string_view name() const override { return "store"; }
   Status Write(model::PointBatchPtr batch) override;
   void Flush() override;
+  bool HasRoom() const override;
   // Flushes and stops the writer thread. Later writes fail with kFailedPrecondition.
   void Stop();
   StoreStats Stats() const;
@@ -67,6 +68,7 @@ class SqliteStore : public outputs::Output {
   const StoreOptions options_;
   sqlite3* db_;  // owned; used only on the writer thread after Open
   sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* commit_mark_ = nullptr;
 
   mutable std::mutex mu_;            // guards everything below
   std::condition_variable wake_;     // writer: work or stop
