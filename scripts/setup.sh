@@ -9,6 +9,7 @@ PACKAGES=(
   zlib1g-dev libzstd-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 clang-format curl sqlite3 procps
+  influxdb  # the differential test writes the same lines to a real InfluxDB 1.6.7
 )
 
 missing=()
