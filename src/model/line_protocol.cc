@@ -615,6 +615,13 @@ ParseResult ParseLineProtocol(std::string_view body, const ParseOptions& options
   return result;
 }
 
+void AddParseError(ParseResult& result, const ParseOptions& options, int line, std::string reason) {
+  if (result.error_count++ >= options.max_errors) return;
+  ParseError& e = result.errors.emplace_back();
+  e.line = line;
+  e.reason = std::move(reason);
+}
+
 std::string FormatParseErrors(const std::vector<ParseError>& errors, bool json, size_t max_errors,
                               size_t total) {
   std::string out;

@@ -56,6 +56,10 @@ struct ParseResult {
 
 ParseResult ParseLineProtocol(std::string_view body, const ParseOptions& options);
 
+// Counts an error in `result` and keeps it while fewer than options.max_errors are kept
+// (for the JSON decoders: `line` is the 1-based point index, 0 for the body).
+void AddParseError(ParseResult& result, const ParseOptions& options, int line, std::string reason);
+
 // One message for a 400 body: "line 1, column 16: expected a field value (cpu,host=a usage=)"
 // for each error, joined with "; ". At most `max_errors` are listed, then "and N more".
 // `total` is the number of errors found (ParseResult::error_count) when more were found than

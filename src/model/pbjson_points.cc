@@ -443,10 +443,7 @@ std::string ParsePoint(element object_element, const ParseOptions& options, Poin
 ParseResult ParsePbJsonPoints(std::string_view body, const ParseOptions& options) {
   ParseResult result;
   auto add_error = [&](int index, std::string reason) {
-    if (result.error_count++ >= options.max_errors) return;
-    ParseError& e = result.errors.emplace_back();
-    e.line = index;
-    e.reason = std::move(reason);
+    AddParseError(result, options, index, std::move(reason));
   };
 
   simdjson::dom::parser parser;
