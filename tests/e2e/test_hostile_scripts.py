@@ -195,6 +195,38 @@ class HostileScriptsTest(unittest.TestCase):
 
 
 class HttpLimitsTest(unittest.TestCase):
+    def test_connection_limit_and_slow_headers(self):
+        import socket
+        import time
+        conf = AGENT_CONF.replace('listen = "127.0.0.1:0"',
+                                  'listen = "127.0.0.1:0"\nmax_connections = 2\n'
+                                  'header_timeout = "1s"')
+        agent = Agent(agent_conf=conf)
+        try:
+            agent.start()
+            host, port = agent.address.rsplit(":", 1)
+            held = [socket.create_connection((host, int(port)), timeout=5) for _ in range(2)]
+            # The first two are served (a request each, kept alive) ...
+            for s in held:
+                s.sendall(b"GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertIn(b"200", s.recv(4096).split(b"\r\n")[0])
+            # ... a third is refused with 503 and closed.
+            with socket.create_connection((host, int(port)), timeout=5) as third:
+                third.sendall(b"GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                reply = third.recv(4096)
+            self.assertIn(b"503", reply.split(b"\r\n")[0])
+            self.assertIn(b"datakit.tooManyConnections", reply)
+            # An idle or slow connection is closed after header_timeout (1 s), freeing its slot.
+            held[0].sendall(b"GET /v1/pi")
+            started = time.monotonic()
+            self.assertEqual(held[0].recv(4096), b"")  # EOF: the agent closed it
+            self.assertLess(time.monotonic() - started, 4)
+            for s in held:
+                s.close()
+            wait_for(lambda: agent.http("GET", "/v1/ping")[0] == 200, 10, "a free slot")
+        finally:
+            agent.cleanup()
+
     def test_oversized_body_gets_a_readable_413(self):
         conf = AGENT_CONF.replace('listen = "127.0.0.1:0"', 'listen = "127.0.0.1:0"\nmax_body_mb = 1')
         agent = Agent(agent_conf=conf)
