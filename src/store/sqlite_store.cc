@@ -10,31 +10,58 @@ namespace pythond::store {
 
 namespace {
 
+// Schema 2: a point is a sample (time, fields) of a series (category, measurement, tags,
+// input). Tags are stored once per series, not once per point: rows are about half the size,
+// and the writer pays one index, (series_id, time), per point.
 constexpr const char* kSchema = R"sql(
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=NORMAL;
 PRAGMA wal_autocheckpoint=8192;
 PRAGMA cache_size=-16384;  -- 16 MiB: most of the speed of a big cache, bounded memory
 CREATE TABLE IF NOT EXISTS pythond_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO pythond_meta(key, value) VALUES ('schema_version', '1');
-CREATE TABLE IF NOT EXISTS point_rows(
+CREATE TABLE IF NOT EXISTS series(
   id          INTEGER PRIMARY KEY,
-  category    TEXT    NOT NULL,
-  measurement TEXT    NOT NULL,
-  time        INTEGER NOT NULL,
-  tags        TEXT    NOT NULL,
-  fields      TEXT    NOT NULL,
-  input       TEXT    NOT NULL,
-  received    INTEGER NOT NULL  -- unix ns when stored; retention counts from here
+  category    TEXT NOT NULL,
+  measurement TEXT NOT NULL,
+  tags        TEXT NOT NULL,  -- JSON object
+  input       TEXT NOT NULL,
+  UNIQUE(measurement, category, tags, input)
 );
-CREATE INDEX IF NOT EXISTS point_rows_by_measurement ON point_rows(measurement, time);
--- One row per write transaction: the last row id it wrote and when. Retention deletes whole
--- id ranges through it, so rows need no index on `received` (each index costs every insert).
+CREATE TABLE IF NOT EXISTS samples(
+  id        INTEGER PRIMARY KEY,
+  series_id INTEGER NOT NULL,
+  time      INTEGER NOT NULL,  -- unix ns
+  fields    TEXT    NOT NULL   -- JSON object, typed values
+);
+CREATE INDEX IF NOT EXISTS samples_by_series ON samples(series_id, time);
+-- One row per write transaction: the last sample id it wrote and when. Retention deletes whole
+-- id ranges through it, so samples need no index on arrival time.
 CREATE TABLE IF NOT EXISTS store_commits(last_id INTEGER PRIMARY KEY, received INTEGER NOT NULL);
-DROP INDEX IF EXISTS point_rows_by_time;
-DROP INDEX IF EXISTS point_rows_by_received;
+)sql";
+
+// Schema 1 (one wide row per point) → schema 2, in one transaction.
+constexpr const char* kMigrateFrom1 = R"sql(
+BEGIN IMMEDIATE;
+INSERT OR IGNORE INTO series(category, measurement, tags, input)
+  SELECT DISTINCT category, measurement, tags, input FROM point_rows;
+INSERT INTO samples(id, series_id, time, fields)
+  SELECT p.id, s.id, p.time, p.fields FROM point_rows p JOIN series s
+    ON s.measurement = p.measurement AND s.category = p.category AND s.tags = p.tags
+   AND s.input = p.input;
+DELETE FROM store_commits;
+INSERT OR IGNORE INTO store_commits(last_id, received)
+  SELECT max(id), max(received) FROM point_rows HAVING count(*) > 0;
+DROP VIEW IF EXISTS points;
+DROP TABLE point_rows;
+COMMIT;
+)sql";
+
+constexpr const char* kView = R"sql(
 CREATE VIEW IF NOT EXISTS points AS
-  SELECT category, measurement, time, tags, fields, input FROM point_rows;
+  SELECT s.category AS category, s.measurement AS measurement, p.time AS time, s.tags AS tags,
+         p.fields AS fields, s.input AS input
+  FROM samples p JOIN series s ON s.id = p.series_id;
+INSERT OR REPLACE INTO pythond_meta(key, value) VALUES ('schema_version', '2');
 )sql";
 
 std::string SqliteError(sqlite3* db, const std::string& what) {
@@ -111,13 +138,47 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(StoreOptions options) {
     sqlite3_close(db);
     return Status::IoError("cannot set up store schema in " + options.path.string() + ": " + msg);
   }
+  bool has_v1 = false;
+  sqlite3_exec(
+      db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'point_rows'",
+      [](void* flag, int, char**, char**) {
+        *static_cast<bool*>(flag) = true;
+        return 0;
+      },
+      &has_v1, nullptr);
+  if (has_v1) {
+    LOG_INFO("store: converting {} to schema 2 (series + samples)", options.path.string());
+    if (sqlite3_exec(db, kMigrateFrom1, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      sqlite3_close(db);
+      return Status::IoError("cannot convert store " + options.path.string() + ": " + msg);
+    }
+  }
+  if (sqlite3_exec(db, kView, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return Status::IoError("cannot set up store schema in " + options.path.string() + ": " + msg);
+  }
   if (!options.now_ns) options.now_ns = SystemNowNs;
   auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(options), db));
-  if (sqlite3_prepare_v2(db,
-                         "INSERT INTO point_rows(category, measurement, time, tags, fields, input, "
-                         "received) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         -1, &store->insert_, nullptr) != SQLITE_OK) {
-    return Status::IoError(SqliteError(db, "cannot prepare insert"));
+  struct {
+    const char* sql;
+    sqlite3_stmt** stmt;
+  } statements[] = {
+      {"INSERT INTO samples(series_id, time, fields) VALUES (?, ?, ?)", &store->insert_},
+      {"INSERT INTO series(category, measurement, tags, input) VALUES (?, ?, ?, ?) "
+       "ON CONFLICT DO NOTHING",
+       &store->insert_series_},
+      {"SELECT id FROM series WHERE measurement = ? AND category = ? AND tags = ? AND input = ?",
+       &store->select_series_},
+  };
+  for (auto& st : statements) {
+    if (sqlite3_prepare_v2(db, st.sql, -1, st.stmt, nullptr) != SQLITE_OK) {
+      return Status::IoError(SqliteError(db, "cannot prepare store statements"));
+    }
   }
   if (sqlite3_prepare_v2(db, "INSERT INTO store_commits(last_id, received) VALUES (?, ?)", -1,
                          &store->commit_mark_, nullptr) != SQLITE_OK) {
@@ -133,6 +194,8 @@ SqliteStore::SqliteStore(StoreOptions options, sqlite3* db)
 SqliteStore::~SqliteStore() {
   Stop();
   sqlite3_finalize(insert_);
+  sqlite3_finalize(insert_series_);
+  sqlite3_finalize(select_series_);
   sqlite3_finalize(commit_mark_);
   sqlite3_close(db_);
 }
@@ -268,31 +331,71 @@ void SqliteStore::WriterLoop() {
   drained_.notify_all();
 }
 
+StatusOr<int64_t> SqliteStore::SeriesId(std::string_view category, const std::string& measurement,
+                                        const std::string& tags, const std::string& input) {
+  series_key_.clear();
+  series_key_.append(category).append(1, '\0').append(measurement).append(1, '\0');
+  series_key_.append(tags).append(1, '\0').append(input);
+  if (auto it = series_ids_.find(series_key_); it != series_ids_.end()) return it->second;
+
+  auto bind = [&](sqlite3_stmt* st, int first) {
+    sqlite3_bind_text(st, first, category.data(), category.size(), SQLITE_STATIC);
+    sqlite3_bind_text(st, first + 1, measurement.data(), measurement.size(), SQLITE_STATIC);
+    sqlite3_bind_text(st, first + 2, tags.data(), tags.size(), SQLITE_STATIC);
+    sqlite3_bind_text(st, first + 3, input.data(), input.size(), SQLITE_STATIC);
+  };
+  bind(insert_series_, 1);
+  int rc = sqlite3_step(insert_series_);
+  sqlite3_reset(insert_series_);
+  if (rc != SQLITE_DONE) return SqliteFailure(db_, "insert series");
+  int64_t id;
+  if (sqlite3_changes(db_) > 0) {
+    id = sqlite3_last_insert_rowid(db_);
+  } else {
+    // Already there (written before this process started): look it up.
+    sqlite3_bind_text(select_series_, 1, measurement.data(), measurement.size(), SQLITE_STATIC);
+    sqlite3_bind_text(select_series_, 2, category.data(), category.size(), SQLITE_STATIC);
+    sqlite3_bind_text(select_series_, 3, tags.data(), tags.size(), SQLITE_STATIC);
+    sqlite3_bind_text(select_series_, 4, input.data(), input.size(), SQLITE_STATIC);
+    rc = sqlite3_step(select_series_);
+    id = rc == SQLITE_ROW ? sqlite3_column_int64(select_series_, 0) : -1;
+    sqlite3_reset(select_series_);
+    if (id < 0) return SqliteFailure(db_, "find series");
+  }
+  if (series_ids_.size() >= kMaxCachedSeries) series_ids_.clear();
+  series_ids_.emplace(series_key_, id);
+  new_series_.push_back(series_key_);
+  return id;
+}
+
 Status SqliteStore::WriteBatches(const std::deque<model::PointBatchPtr>& batches) {
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return SqliteFailure(db_, "begin");
   }
+  new_series_.clear();
+  // On failure the transaction is rolled back: forget the series ids it created.
+  auto fail = [&](Status s) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    for (const auto& key : new_series_) series_ids_.erase(key);
+    new_series_.clear();
+    return s;
+  };
   uint64_t rows = 0;
   int64_t received = options_.now_ns();
+  std::string tags, fields;
   for (const auto& batch : batches) {
     std::string_view category = model::CategoryName(batch->category);
     for (const auto& p : batch->points) {
-      std::string tags = model::TagsToJson(p.tags);
-      std::string fields = model::FieldsToJson(p.fields);
-      sqlite3_bind_text(insert_, 1, category.data(), category.size(), SQLITE_STATIC);
-      sqlite3_bind_text(insert_, 2, p.measurement.data(), p.measurement.size(), SQLITE_STATIC);
-      sqlite3_bind_int64(insert_, 3, p.time_ns);
-      sqlite3_bind_text(insert_, 4, tags.data(), tags.size(), SQLITE_STATIC);
-      sqlite3_bind_text(insert_, 5, fields.data(), fields.size(), SQLITE_STATIC);
-      sqlite3_bind_text(insert_, 6, batch->input.data(), batch->input.size(), SQLITE_STATIC);
-      sqlite3_bind_int64(insert_, 7, received);
+      tags = model::TagsToJson(p.tags);
+      auto series = SeriesId(category, p.measurement, tags, batch->input);
+      if (!series.ok()) return fail(series.status());
+      fields = model::FieldsToJson(p.fields);
+      sqlite3_bind_int64(insert_, 1, *series);
+      sqlite3_bind_int64(insert_, 2, p.time_ns);
+      sqlite3_bind_text(insert_, 3, fields.data(), fields.size(), SQLITE_STATIC);
       int rc = sqlite3_step(insert_);
       sqlite3_reset(insert_);
-      if (rc != SQLITE_DONE) {
-        Status s = SqliteFailure(db_, "insert");
-        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        return s;
-      }
+      if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "insert"));
       ++rows;
     }
   }
@@ -301,17 +404,12 @@ Status SqliteStore::WriteBatches(const std::deque<model::PointBatchPtr>& batches
     sqlite3_bind_int64(commit_mark_, 2, received);
     int rc = sqlite3_step(commit_mark_);
     sqlite3_reset(commit_mark_);
-    if (rc != SQLITE_DONE) {
-      Status s = SqliteFailure(db_, "commit mark");
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      return s;
-    }
+    if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "commit mark"));
   }
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    Status s = SqliteFailure(db_, "commit");
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    return s;
+    return fail(SqliteFailure(db_, "commit"));
   }
+  new_series_.clear();
   std::lock_guard<std::mutex> lock(mu_);
   stats_.rows_written += rows;
   ++stats_.transactions;
@@ -342,9 +440,9 @@ void SqliteStore::ExpireOld() {
   }
   sqlite3_finalize(find);
   if (last_id < 0) return;
-  std::string sql =
-      "BEGIN IMMEDIATE; DELETE FROM point_rows WHERE id <= " + std::to_string(last_id) +
-      "; DELETE FROM store_commits WHERE last_id <= " + std::to_string(last_id) + "; COMMIT;";
+  std::string sql = "BEGIN IMMEDIATE; DELETE FROM samples WHERE id <= " + std::to_string(last_id) +
+                    "; DELETE FROM store_commits WHERE last_id <= " + std::to_string(last_id) +
+                    "; COMMIT;";
   int64_t before = sqlite3_total_changes64(db_);
   char* err = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {

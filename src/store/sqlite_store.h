@@ -19,6 +19,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "outputs/output.h"
 
@@ -62,13 +64,23 @@ class SqliteStore : public outputs::Output {
   SqliteStore(StoreOptions options, sqlite3* db);
   void WriterLoop();
   Status WriteBatches(const std::deque<model::PointBatchPtr>& batches);
+  StatusOr<int64_t> SeriesId(std::string_view category, const std::string& measurement,
+                             const std::string& tags, const std::string& input);
   void ExpireOld();
   void DropBatch(const model::PointBatch& batch, const Status& why);
 
   const StoreOptions options_;
   sqlite3* db_;  // owned; used only on the writer thread after Open
-  sqlite3_stmt* insert_ = nullptr;
+  // Writer thread only:
+  sqlite3_stmt* insert_ = nullptr;  // a sample
+  sqlite3_stmt* insert_series_ = nullptr;
+  sqlite3_stmt* select_series_ = nullptr;
   sqlite3_stmt* commit_mark_ = nullptr;
+  // series key (category, measurement, tags JSON, input) → series id; bounded, cleared when full.
+  static constexpr size_t kMaxCachedSeries = 200'000;
+  std::unordered_map<std::string, int64_t> series_ids_;
+  std::vector<std::string> new_series_;  // created by the open transaction
+  std::string series_key_;
 
   mutable std::mutex mu_;            // guards everything below
   std::condition_variable wake_;     // writer: work or stop

@@ -153,6 +153,46 @@ TEST(SqliteStoreTest, ALockedDatabaseIsRetriedNotDropped) {
   EXPECT_EQ((*store)->Stats().batches_dropped, 0u);
 }
 
+TEST(SqliteStoreTest, SchemaOneIsConverted) {
+  testing::TempDir dir;
+  auto path = dir.path() / "old.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, R"sql(
+    CREATE TABLE pythond_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO pythond_meta VALUES ('schema_version', '1');
+    CREATE TABLE point_rows(id INTEGER PRIMARY KEY, category TEXT NOT NULL,
+      measurement TEXT NOT NULL, time INTEGER NOT NULL, tags TEXT NOT NULL, fields TEXT NOT NULL,
+      input TEXT NOT NULL, received INTEGER NOT NULL);
+    CREATE TABLE store_commits(last_id INTEGER PRIMARY KEY, received INTEGER NOT NULL);
+    INSERT INTO point_rows VALUES (1, 'metric', 'cpu', 10, '{"h":"a"}', '{"v":1}', 'in', 100),
+                                  (2, 'metric', 'cpu', 20, '{"h":"a"}', '{"v":2}', 'in', 100),
+                                  (3, 'logging', 'app', 30, '{}', '{"message":"x"}', 'in', 100);
+    CREATE VIEW points AS SELECT category, measurement, time, tags, fields, input FROM point_rows;
+  )sql",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  StoreOptions o;
+  o.path = path;
+  o.now_ns = [] { return int64_t{200}; };
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  model::Point p{"cpu", {{"h", "a"}}, {{"v", int64_t{3}}}, 40};
+  ASSERT_TRUE((*store)->Write(Batch(model::Category::kMetric, "in", {p})).ok());
+  (*store)->Stop();
+  EXPECT_EQ(
+      Query(path, "SELECT category, measurement, time, tags, fields FROM points ORDER BY time"),
+      "category\tmeasurement\ttime\ttags\tfields\n"
+      "metric\tcpu\t10\t{\"h\":\"a\"}\t{\"v\":1}\n"
+      "metric\tcpu\t20\t{\"h\":\"a\"}\t{\"v\":2}\n"
+      "logging\tapp\t30\t{}\t{\"message\":\"x\"}\n"
+      "metric\tcpu\t40\t{\"h\":\"a\"}\t{\"v\":3}\n");
+  EXPECT_EQ(Query(path, "SELECT count(*) AS n FROM series"), "n\n2\n");
+  EXPECT_EQ(Query(path, "SELECT value FROM pythond_meta WHERE key = 'schema_version'"),
+            "value\n2\n");
+}
+
 TEST(QueryTest, ReadOnlyOneStatementAndJson) {
   testing::TempDir dir;
   auto store = SqliteStore::Open({dir.path() / "s.db"});
@@ -162,7 +202,7 @@ TEST(QueryTest, ReadOnlyOneStatementAndJson) {
   (*store)->Flush();
   auto db = dir.path() / "s.db";
   std::ostringstream out;
-  Status s = RunQuery(db, "DELETE FROM point_rows", QueryFormat::kTsv, out);
+  Status s = RunQuery(db, "DELETE FROM samples", QueryFormat::kTsv, out);
   EXPECT_THAT(s.message(), HasSubstr("read-only"));
   s = RunQuery(db, "SELECT 1; SELECT 2", QueryFormat::kTsv, out);
   EXPECT_THAT(s.message(), HasSubstr("one statement"));
