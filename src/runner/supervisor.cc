@@ -88,6 +88,7 @@ Supervisor::Supervisor(asio::io_context& io, SupervisorOptions options,
     in->config = std::move(cfg);
     in->restart_timer = std::make_unique<asio::steady_timer>(io_);
     in->hello_timer = std::make_unique<asio::steady_timer>(io_);
+    in->drain_timer = std::make_unique<asio::steady_timer>(io_);
     in->output_limit = RateLimiter(options_.output_lines_per_s, options_.output_burst);
     inputs_.push_back(std::move(in));
   }
@@ -163,7 +164,11 @@ void Supervisor::SpawnWorker(size_t index) {
               inputs_[index]->config.name, bytes, WorkerProcess::kMaxMessageLine);
   };
   cb.on_events_closed = [this, index] {
-    KillBrokenWorker(index, "closed its protocol pipe (fd 3)");
+    if (inputs_[index]->exited) {
+      FinishExit(index);  // drained after the worker's exit
+    } else {
+      KillBrokenWorker(index, "closed its protocol pipe (fd 3)");
+    }
   };
   cb.on_output = [this, index](std::string_view line, bool is_stderr, size_t truncated) {
     OnOutput(index, line, is_stderr, truncated);
@@ -196,7 +201,9 @@ void Supervisor::SpawnWorker(size_t index) {
   in.hello_timer->async_wait(
       [this, index, pid = in.worker->pid()](const boost::system::error_code& ec) {
         Input& in = *inputs_[index];
-        if (ec || !in.worker || in.worker->pid() != pid || in.state != "starting") return;
+        if (ec || !in.worker || in.exited || in.worker->pid() != pid || in.state != "starting") {
+          return;
+        }
         std::string text = "input '" + in.config.name + "': worker pid " + std::to_string(pid) +
                            " did not report ready within " + Seconds(options_.start_timeout_ns) +
                            " (a module stuck at import?); killing it";
@@ -439,28 +446,48 @@ void Supervisor::UnregisterPlugins(Input& in, const std::string& why) {
 bool Supervisor::OnChildExit(pid_t pid, int wait_status) {
   for (size_t i = 0; i < inputs_.size(); ++i) {
     Input& in = *inputs_[i];
-    if (!in.worker || in.worker->pid() != pid) continue;
-    std::string how = DescribeWaitStatus(wait_status);
+    if (!in.worker || in.worker->pid() != pid || in.exited) continue;
     // Whatever the worker left behind in its group goes with it: no orphans.
     in.worker->SignalGroup(SIGKILL);
-    in.worker->Close();
-    in.worker.reset();
-    in.last_exit = how;
-    UnregisterPlugins(in, how);
-    if (stopping_) {
-      in.state = "stopped";
-      LOG_INFO("input '{}': worker pid {} {}", in.config.name, pid, how);
-      MaybeFinishStop();
+    in.exited = true;
+    in.exit_status = wait_status;
+    if (in.worker->events_open()) {
+      // The worker may have written "done" lines just before it died: read them first (until
+      // EOF on fd 3, at most 500 ms).
+      in.drain_timer->expires_after(std::chrono::milliseconds(500));
+      in.drain_timer->async_wait([this, i](const boost::system::error_code& ec) {
+        if (!ec) FinishExit(i);
+      });
     } else {
-      LOG_ERROR("input '{}': worker pid {} {}", in.config.name, pid, how);
-      CliLog(spdlog::level::err,
-             "input '" + in.config.name + "': worker pid " + std::to_string(pid) + " " + how);
-      ScheduleRestart(i, "worker " + how);
+      FinishExit(i);
     }
-    ArmTimer();
     return true;
   }
   return false;
+}
+
+void Supervisor::FinishExit(size_t index) {
+  Input& in = *inputs_[index];
+  if (!in.worker || !in.exited) return;
+  in.drain_timer->cancel();
+  pid_t pid = in.worker->pid();
+  std::string how = DescribeWaitStatus(in.exit_status);
+  in.worker->Close();
+  in.worker.reset();
+  in.exited = false;
+  in.last_exit = how;
+  UnregisterPlugins(in, how);
+  if (stopping_) {
+    in.state = "stopped";
+    LOG_INFO("input '{}': worker pid {} {}", in.config.name, pid, how);
+    MaybeFinishStop();
+  } else {
+    LOG_ERROR("input '{}': worker pid {} {}", in.config.name, pid, how);
+    CliLog(spdlog::level::err,
+           "input '" + in.config.name + "': worker pid " + std::to_string(pid) + " " + how);
+    ScheduleRestart(index, "worker " + how);
+  }
+  ArmTimer();
 }
 
 void Supervisor::ArmTimer() {
@@ -493,7 +520,7 @@ void Supervisor::OnTimer() {
     auto [input_index, plugin_index] = found->second;
     Input& in = *inputs_[input_index];
     Plugin& p = in.plugins[plugin_index];
-    if (!in.worker) {
+    if (!in.worker || in.exited) {
       scheduler_.Finished(id);
       continue;
     }
@@ -525,7 +552,7 @@ void Supervisor::ReportTimeouts(int64_t now_ns) {
 
 void Supervisor::KillBrokenWorker(size_t index, const std::string& why) {
   Input& in = *inputs_[index];
-  if (!in.worker || stopping_) return;
+  if (!in.worker || in.exited || stopping_) return;
   std::string text = "input '" + in.config.name + "': worker pid " +
                      std::to_string(in.worker->pid()) + " " + why + "; killing it";
   LOG_ERROR("{}", text);
@@ -540,7 +567,7 @@ void Supervisor::Stop(std::function<void()> done) {
   for (auto& in : inputs_) {
     in->restart_timer->cancel();
     in->hello_timer->cancel();
-    if (in->worker) {
+    if (in->worker && !in->exited) {
       in->worker->CloseStdin();
       in->worker->SignalGroup(SIGTERM);
     } else if (in->state != "idle") {
@@ -551,7 +578,7 @@ void Supervisor::Stop(std::function<void()> done) {
   kill_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     for (auto& in : inputs_) {
-      if (in->worker) {
+      if (in->worker && !in->exited) {
         LOG_WARN("input '{}': worker pid {} still running after {}; SIGKILL", in->config.name,
                  in->worker->pid(), Seconds(options_.stop_grace_ns));
         in->worker->SignalGroup(SIGKILL);
@@ -563,7 +590,7 @@ void Supervisor::Stop(std::function<void()> done) {
 
 void Supervisor::KillNow() {
   for (auto& in : inputs_) {
-    if (in->worker) in->worker->SignalGroup(SIGKILL);
+    if (in->worker && !in->exited) in->worker->SignalGroup(SIGKILL);
   }
 }
 

@@ -113,6 +113,9 @@ class Supervisor {
     std::map<int, size_t> plugin_by_worker_id;
     std::unique_ptr<boost::asio::steady_timer> restart_timer;
     std::unique_ptr<boost::asio::steady_timer> hello_timer;
+    std::unique_ptr<boost::asio::steady_timer> drain_timer;  // exit → last protocol lines
+    bool exited = false;  // reaped; its pipes are being drained before FinishExit
+    int exit_status = 0;
     RateLimiter output_limit{100, 500};
     uint64_t suppressed_lines = 0;
     int64_t last_suppressed_report_ns = 0;
@@ -126,6 +129,7 @@ class Supervisor {
   void OnOutput(size_t index, std::string_view line, bool is_stderr, size_t truncated);
   void UnregisterPlugins(Input& in, const std::string& why);
   void KillBrokenWorker(size_t index, const std::string& why);
+  void FinishExit(size_t index);
   void ReportTimeouts(int64_t now_ns);
   void ArmTimer();
   void OnTimer();

@@ -56,6 +56,8 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
   ~WorkerProcess();
 
   pid_t pid() const { return pid_; }
+  // fd 3 has not reached EOF yet.
+  bool events_open() const { return !closed_ && readers_[kEvents].is_open(); }
   // Queues `line` plus '\n' for the worker's stdin.
   void Send(std::string line);
   // EOF on the worker's stdin: the worker exits when it sees it.

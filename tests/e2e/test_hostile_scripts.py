@@ -105,6 +105,21 @@ class Surrogate(DataKitFramework):
         raise OSError("cannot open " + b"caf\\xe9".decode("utf-8", "surrogateescape"))
 '''
 
+# Reports its own run as done (as the worker would), then kills the interpreter at once: the
+# agent reads the last protocol line before it handles the exit.
+DONE_THEN_EXIT = '''
+import os
+from datakit_framework import DataKitFramework
+
+class DoneThenExit(DataKitFramework):
+    name = "done-then-exit"
+    interval = 1
+
+    def run(self):
+        os.write(3, b'{"t":"done","id":0,"ok":true,"duration":0.25}\\n')
+        os._exit(7)
+'''
+
 FD_REPORT = '''
 import os
 from datakit_framework import DataKitFramework
@@ -131,7 +146,8 @@ class HostileScriptsTest(unittest.TestCase):
             "conf.d/pythond.conf":
                 input_conf("forge", ["forge"]) + input_conf("closer", ["closer"]) +
                 input_conf("intervals", ["intervals"]) + input_conf("shadow", ["shadow"]) +
-                input_conf("采集 demo", ["fds"]),
+                input_conf("采集 demo", ["fds"]) + input_conf("dies", ["dies"]),
+            "python.d/dies/done_then_exit.py": DONE_THEN_EXIT,
             "python.d/forge/beat.py": BEAT % "forge",
             "python.d/forge/forger.py": FORGES_PROTOCOL,
             "python.d/forge/surrogate.py": SURROGATE_ERROR,
@@ -170,6 +186,12 @@ class HostileScriptsTest(unittest.TestCase):
             "closed its protocol pipe")[-1], 15, "the restarted worker")
         n = self.agent.count("measurement = 'beat_closer'")
         wait_for(lambda: self.agent.count("measurement = 'beat_closer'") > n, 15, "more beats")
+
+    def test_last_lines_before_an_exit_are_read(self):
+        cli = wait_for(lambda: (lambda t: "exited with status 7" in t and t)(
+            self.agent.seed_log("_datakit_pythond_cli.log")), 15, "the worker's exit")
+        self.assertIn("done-then-exit (done_then_exit.DoneThenExit) ran ok in 0.250s", cli)
+        self.assertNotIn("DoneThenExit) failed", cli)
 
     def test_bad_intervals_are_made_safe(self):
         wait_for(lambda: self.agent.count("measurement IN ('nan_interval', 'huge_interval')") >= 2,
