@@ -29,7 +29,7 @@ namespace pythond::store {
 struct StoreOptions {
   std::filesystem::path path;
   int64_t retention_ns = 7 * 86400e9;
-  int64_t max_queue_bytes = 32 << 20;
+  int64_t max_queue_bytes = 16 << 20;
   int busy_timeout_ms = 5000;  // how long one statement waits for another process's lock
   // Wall clock in unix ns, for retention; injectable for tests.
   std::function<int64_t()> now_ns;
