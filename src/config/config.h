@@ -44,7 +44,7 @@ struct Config {
   // [store]
   std::filesystem::path store_path;          // default ROOT/data/pythond.db
   int64_t store_retention_ns = 7 * 86400e9;  // rows older than this are deleted
-  int64_t store_max_queue_bytes = 32 << 20;  // in-memory backlog before writes get 503
+  int64_t store_max_queue_bytes = 16 << 20;  // in-memory backlog before writes get 503
   // [runner]
   int64_t stop_grace_ns = 5'000'000'000;  // SIGTERM → SIGKILL grace for workers
   int64_t restart_backoff_max_ns = 60'000'000'000;
