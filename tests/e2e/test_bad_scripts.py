@@ -166,6 +166,17 @@ class LifecycleTest(unittest.TestCase):
         finally:
             agent.cleanup()
 
+    def test_sighup_does_not_stop_the_agent(self):
+        agent = Agent()
+        try:
+            agent.start()
+            agent.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "SIGHUP" in agent.log(), 10, "the SIGHUP log line")
+            self.assertEqual(agent.http("GET", "/v1/ping")[0], 200)
+            self.assertEqual(agent.stop(), 0)
+        finally:
+            agent.cleanup()
+
     def test_broken_config_is_refused_with_file_and_line(self):
         agent = Agent({"conf.d/pythond.conf": "[[inputs.pythond]]\nname = 'x'\ncmd = 1\n"})
         try:
