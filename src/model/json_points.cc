@@ -6,12 +6,11 @@
 #include <unordered_map>
 
 #include "common/strings.h"
+#include "model/json_messages.h"
 
 namespace pythond::model {
 
 namespace {
-
-constexpr size_t kMaxQuotedBytes = 64;
 
 // Go's encoding/json, which DataKit uses, matches struct keys case-insensitively.
 bool KeyIs(std::string_view key, std::string_view name) {
@@ -22,39 +21,6 @@ bool KeyIs(std::string_view key, std::string_view name) {
     if (c != name[i]) return false;
   }
   return true;
-}
-
-std::string Quoted(std::string_view s) {
-  std::string out = "'";
-  if (s.size() > kMaxQuotedBytes) {
-    out.append(s.substr(0, kMaxQuotedBytes));
-    out += "...";
-  } else {
-    out.append(s);
-  }
-  out += '\'';
-  return out;
-}
-
-const char* TypeName(simdjson::dom::element_type type) {
-  switch (type) {
-    case simdjson::dom::element_type::ARRAY:
-      return "an array";
-    case simdjson::dom::element_type::OBJECT:
-      return "an object";
-    case simdjson::dom::element_type::INT64:
-    case simdjson::dom::element_type::UINT64:
-      return "an integer";
-    case simdjson::dom::element_type::DOUBLE:
-      return "a float";
-    case simdjson::dom::element_type::STRING:
-      return "a string";
-    case simdjson::dom::element_type::BOOL:
-      return "a bool";
-    case simdjson::dom::element_type::NULL_VALUE:
-      return "null";
-  }
-  return "unknown";
 }
 
 // Reads a JSON array of scalars of one type into an Array field value; returns an empty string or
@@ -88,19 +54,19 @@ std::string ParseArrayField(std::string_view key, simdjson::dom::array elements,
         k = kBool;
         break;
       default:
-        return "field " + Quoted(key) + ": array elements must be numbers, strings or bools, not " +
-               TypeName(e.type());
+        return "field " + QuotedForMessage(key) +
+               ": array elements must be numbers, strings or bools, not " + JsonTypeName(e.type());
     }
     if (kind == kNone) {
       kind = k;
       first_type = e.type();
     } else if (k != kind) {
-      return "field " + Quoted(key) + ": array elements must all have one type (" +
-             TypeName(first_type) + " and " + TypeName(e.type()) + ")";
+      return "field " + QuotedForMessage(key) + ": array elements must all have one type (" +
+             JsonTypeName(first_type) + " and " + JsonTypeName(e.type()) + ")";
     }
   }
   if (any_uint && any_negative && !any_double) {
-    return "field " + Quoted(key) +
+    return "field " + QuotedForMessage(key) +
            ": array integers must all fit int64 or all fit uint64 (a negative one and one above "
            "9223372036854775807)";
   }
@@ -145,7 +111,7 @@ std::string ParseArrayField(std::string_view key, simdjson::dom::array elements,
 std::string ParsePoint(simdjson::dom::element element, const ParseOptions& options, Point& point) {
   using simdjson::dom::element_type;
   if (element.type() != element_type::OBJECT) {
-    return std::string("a point must be a JSON object, not ") + TypeName(element.type());
+    return std::string("a point must be a JSON object, not ") + JsonTypeName(element.type());
   }
   simdjson::dom::element measurement, tags, fields, time;
   bool has_measurement = false, has_tags = false, has_fields = false, has_time = false;
@@ -170,14 +136,14 @@ std::string ParsePoint(simdjson::dom::element element, const ParseOptions& optio
   if (!has_measurement || measurement.is_null()) return "missing measurement";
   std::string_view name;
   if (measurement.get_string().get(name)) {
-    return std::string("measurement must be a string, not ") + TypeName(measurement.type());
+    return std::string("measurement must be a string, not ") + JsonTypeName(measurement.type());
   }
   if (name.empty()) return "empty measurement";
   point.measurement.assign(name);
 
   if (has_tags && !tags.is_null()) {
     if (tags.type() != element_type::OBJECT) {
-      return std::string("tags must be an object, not ") + TypeName(tags.type());
+      return std::string("tags must be an object, not ") + JsonTypeName(tags.type());
     }
     simdjson::dom::object tag_object = tags.get_object().value_unsafe();
     for (auto [key, value] : tag_object) {
@@ -208,7 +174,8 @@ std::string ParsePoint(simdjson::dom::element element, const ParseOptions& optio
           break;
         case element_type::ARRAY:
         case element_type::OBJECT:
-          return "tag " + Quoted(key) + " must be a string, not " + TypeName(value.type());
+          return "tag " + QuotedForMessage(key) + " must be a string, not " +
+                 JsonTypeName(value.type());
       }
     }
     KeepLastOfDuplicates(point.tags);
@@ -216,7 +183,7 @@ std::string ParsePoint(simdjson::dom::element element, const ParseOptions& optio
 
   if (!has_fields || fields.is_null()) return "missing fields";
   if (fields.type() != element_type::OBJECT) {
-    return std::string("fields must be an object, not ") + TypeName(fields.type());
+    return std::string("fields must be an object, not ") + JsonTypeName(fields.type());
   }
   bool dropped_null = false;
   simdjson::dom::object field_object = fields.get_object().value_unsafe();
@@ -248,8 +215,8 @@ std::string ParsePoint(simdjson::dom::element element, const ParseOptions& optio
         break;
       }
       case element_type::OBJECT:
-        return "field " + Quoted(key) + " must be a number, string, bool or array, not " +
-               TypeName(value.type());
+        return "field " + QuotedForMessage(key) + " must be a number, string, bool or array, not " +
+               JsonTypeName(value.type());
     }
     point.fields.push_back({std::string(key), std::move(v)});
   }
@@ -270,7 +237,7 @@ std::string ParsePoint(simdjson::dom::element element, const ParseOptions& optio
     case element_type::UINT64:
       return "time out of range";
     default:
-      return std::string("time must be an integer, not ") + TypeName(time.type());
+      return std::string("time must be an integer, not ") + JsonTypeName(time.type());
   }
   std::optional<int64_t> ns = ToUnixNanos(t, options.precision);
   if (!ns) return "time out of range";
@@ -314,7 +281,7 @@ ParseResult ParseJsonPoints(std::string_view body, const ParseOptions& options) 
     default:
       add_error(0,
                 std::string("the body must be a JSON array of points or one point object, not ") +
-                    TypeName(root.type()));
+                    JsonTypeName(root.type()));
   }
   return result;
 }

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include "model/json_messages.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -15,42 +17,8 @@ namespace {
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-constexpr size_t kMaxQuotedBytes = 64;
 constexpr std::string_view kArrayTypeName = "point.Array";
 constexpr std::string_view kMapTypeName = "point.Map";
-
-std::string Quoted(std::string_view s) {
-  std::string out = "'";
-  if (s.size() > kMaxQuotedBytes) {
-    out.append(s.substr(0, kMaxQuotedBytes));
-    out += "...";
-  } else {
-    out.append(s);
-  }
-  out += '\'';
-  return out;
-}
-
-const char* TypeName(element_type type) {
-  switch (type) {
-    case element_type::ARRAY:
-      return "an array";
-    case element_type::OBJECT:
-      return "an object";
-    case element_type::INT64:
-    case element_type::UINT64:
-      return "an integer";
-    case element_type::DOUBLE:
-      return "a float";
-    case element_type::STRING:
-      return "a string";
-    case element_type::BOOL:
-      return "a bool";
-    case element_type::NULL_VALUE:
-      return "null";
-  }
-  return "unknown";
-}
 
 // The oneof member a key names ('i' 'u' 'f' 'b' 'd' 's' 'a'), or 0.
 char ValueLetter(std::string_view key) {
@@ -77,10 +45,11 @@ template <typename Int>
 std::string ParseIntText(std::string_view text, char letter, const char* type_name, Int& out) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
   if (ptr == text.data() + text.size() && ec == std::errc::result_out_of_range) {
-    return std::string(1, letter) + " out of range for " + type_name + ": " + Quoted(text);
+    return std::string(1, letter) + " out of range for " + type_name + ": " +
+           QuotedForMessage(text);
   }
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-    return std::string("invalid ") + type_name + " in " + letter + ": " + Quoted(text);
+    return std::string("invalid ") + type_name + " in " + letter + ": " + QuotedForMessage(text);
   }
   return {};
 }
@@ -105,7 +74,8 @@ std::string DecodeScalar(char letter, element value, V& out) {
         if (reason.empty()) out = v;
         return reason;
       }
-      return std::string("i must be an int64 (a JSON string or integer), not ") + TypeName(type);
+      return std::string("i must be an int64 (a JSON string or integer), not ") +
+             JsonTypeName(type);
     case 'u':
       if (type == element_type::UINT64) {
         out = value.get_uint64().value_unsafe();
@@ -121,13 +91,14 @@ std::string DecodeScalar(char letter, element value, V& out) {
         uint64_t v = 0;
         std::string_view text = value.get_string().value_unsafe();
         if (!text.empty() && text[0] == '-') {
-          return "u out of range for uint64: " + Quoted(text);
+          return "u out of range for uint64: " + QuotedForMessage(text);
         }
         std::string reason = ParseIntText(text, 'u', "uint64", v);
         if (reason.empty()) out = v;
         return reason;
       }
-      return std::string("u must be a uint64 (a JSON string or integer), not ") + TypeName(type);
+      return std::string("u must be a uint64 (a JSON string or integer), not ") +
+             JsonTypeName(type);
     case 'f':
       switch (type) {
         case element_type::DOUBLE:
@@ -142,7 +113,7 @@ std::string DecodeScalar(char letter, element value, V& out) {
         case element_type::STRING: {
           std::string_view text = value.get_string().value_unsafe();
           if (text == "NaN" || text == "Infinity" || text == "-Infinity") {
-            return "non-finite floats are not supported: " + Quoted(text);
+            return "non-finite floats are not supported: " + QuotedForMessage(text);
           }
           // from_chars also reads "inf" and "nan", which protojson does not.
           bool numeric = !text.empty();
@@ -154,26 +125,27 @@ std::string DecodeScalar(char letter, element value, V& out) {
           auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
           if (!numeric || ptr != text.data() + text.size() ||
               (ec != std::errc() && ec != std::errc::result_out_of_range)) {
-            return "invalid double in f: " + Quoted(text);
+            return "invalid double in f: " + QuotedForMessage(text);
           }
           if (ec == std::errc::result_out_of_range) {
             std::string copy(text);  // overflow is an error; underflow reads as 0 or a subnormal
             v = std::strtod(copy.c_str(), nullptr);
-            if (!std::isfinite(v)) return "f out of range for a double: " + Quoted(text);
+            if (!std::isfinite(v)) return "f out of range for a double: " + QuotedForMessage(text);
           }
           out = v;
           return {};
         }
         default:
-          return std::string("f must be a number, not ") + TypeName(type);
+          return std::string("f must be a number, not ") + JsonTypeName(type);
       }
     case 'b':
-      if (type != element_type::BOOL) return std::string("b must be a bool, not ") + TypeName(type);
+      if (type != element_type::BOOL)
+        return std::string("b must be a bool, not ") + JsonTypeName(type);
       out = value.get_bool().value_unsafe();
       return {};
     default:  // 's'
       if (type != element_type::STRING) {
-        return std::string("s must be a string, not ") + TypeName(type);
+        return std::string("s must be a string, not ") + JsonTypeName(type);
       }
       out = std::string(value.get_string().value_unsafe());
       return {};
@@ -182,7 +154,7 @@ std::string DecodeScalar(char letter, element value, V& out) {
 
 std::string DecodeBytes(element value, std::string& out) {
   if (value.type() != element_type::STRING) {
-    return std::string("d must be a base64 string, not ") + TypeName(value.type());
+    return std::string("d must be a base64 string, not ") + JsonTypeName(value.type());
   }
   if (!DecodeBase64(value.get_string().value_unsafe(), out)) return "invalid base64 in d";
   return {};
@@ -193,7 +165,7 @@ std::string DecodeBytes(element value, std::string& out) {
 std::string DecodeAny(element value, FieldValue& out) {
   if (value.type() != element_type::OBJECT) {
     return std::string("a must be an object (a google.protobuf.Any), not ") +
-           TypeName(value.type());
+           JsonTypeName(value.type());
   }
   std::optional<element> type_url, arr;
   std::optional<std::string_view> unknown;
@@ -210,19 +182,20 @@ std::string DecodeAny(element value, FieldValue& out) {
   if (!type_url || type_url->is_null()) return "a needs an \"@type\"";
   std::string_view url;
   if (type_url->get_string().get(url)) {
-    return std::string("a's @type must be a string, not ") + TypeName(type_url->type());
+    return std::string("a's @type must be a string, not ") + JsonTypeName(type_url->type());
   }
   std::string_view name = url.substr(url.rfind('/') + 1);  // npos + 1 == 0
   if (name == kMapTypeName) return "map values (point.Map) are not supported";
   if (name != kArrayTypeName) {
-    return "unsupported Any type " + Quoted(url) + " (only type.googleapis.com/point.Array)";
+    return "unsupported Any type " + QuotedForMessage(url) +
+           " (only type.googleapis.com/point.Array)";
   }
-  if (unknown) return "unknown key " + Quoted(*unknown) + " in a point.Array";
+  if (unknown) return "unknown key " + QuotedForMessage(*unknown) + " in a point.Array";
 
   Array& array = out.emplace<Array>();
   if (!arr || arr->is_null()) return {};
   if (arr->type() != element_type::ARRAY) {
-    return std::string("a's arr must be an array, not ") + TypeName(arr->type());
+    return std::string("a's arr must be an array, not ") + JsonTypeName(arr->type());
   }
   simdjson::dom::array elements = arr->get_array().value_unsafe();
   array.values.reserve(elements.size());
@@ -232,14 +205,14 @@ std::string DecodeAny(element value, FieldValue& out) {
     ++index;
     const std::string where = "array element " + std::to_string(index);
     if (e.type() != element_type::OBJECT) {
-      return where + " must be an object like {\"i\":\"1\"}, not " + TypeName(e.type());
+      return where + " must be an object like {\"i\":\"1\"}, not " + JsonTypeName(e.type());
     }
     char letter = 0;
     element v;
     const simdjson::dom::object members = e.get_object().value_unsafe();
     for (auto [key, x] : members) {
       const char l = ValueLetter(key);
-      if (l == 0 || l == 'a') return where + ": unknown key " + Quoted(key);
+      if (l == 0 || l == 'a') return where + ": unknown key " + QuotedForMessage(key);
       if (x.is_null()) continue;
       if (letter) return where + " has more than one value (" + Letters(letter, l) + ")";
       letter = l;
@@ -262,7 +235,8 @@ std::string DecodeAny(element value, FieldValue& out) {
 // when the field has no value. Returns "" or the reason.
 std::string ParseField(element field, size_t index, Point& point, bool* dropped) {
   if (field.type() != element_type::OBJECT) {
-    return "field " + std::to_string(index) + " must be an object, not " + TypeName(field.type());
+    return "field " + std::to_string(index) + " must be an object, not " +
+           JsonTypeName(field.type());
   }
   std::optional<element> key_element;
   char letter = 0, second_letter = 0;
@@ -285,18 +259,18 @@ std::string ParseField(element field, size_t index, Point& point, bool* dropped)
     } else if (k == "is_tag" || k == "isTag") {
       if (v.is_null()) continue;
       if (v.get_bool().get(is_tag) && reason.empty()) {
-        reason = std::string("is_tag must be a bool, not ") + TypeName(v.type());
+        reason = std::string("is_tag must be a bool, not ") + JsonTypeName(v.type());
       }
     } else if (k == "type") {
       // The metric type (an enum: a name like "GAUGE" or its number); not stored.
       const element_type t = v.type();
       if (t != element_type::STRING && t != element_type::INT64 && t != element_type::NULL_VALUE &&
           reason.empty()) {
-        reason = std::string("type must be a metric type name or number, not ") + TypeName(t);
+        reason = std::string("type must be a metric type name or number, not ") + JsonTypeName(t);
       }
     } else if (k == "unit") {
       if (!v.is_string() && !v.is_null() && reason.empty()) {
-        reason = std::string("unit must be a string, not ") + TypeName(v.type());
+        reason = std::string("unit must be a string, not ") + JsonTypeName(v.type());
       }
     } else if (!unknown) {
       unknown = k;
@@ -307,11 +281,11 @@ std::string ParseField(element field, size_t index, Point& point, bool* dropped)
   if (!key_element || key_element->is_null()) return position + ": missing key";
   std::string_view key;
   if (key_element->get_string().get(key)) {
-    return position + ": key must be a string, not " + TypeName(key_element->type());
+    return position + ": key must be a string, not " + JsonTypeName(key_element->type());
   }
   if (key.empty()) return position + ": empty key";
-  const std::string name = (is_tag ? "tag " : "field ") + Quoted(key);
-  if (unknown) return name + ": unknown key " + Quoted(*unknown);
+  const std::string name = (is_tag ? "tag " : "field ") + QuotedForMessage(key);
+  if (unknown) return name + ": unknown key " + QuotedForMessage(*unknown);
   if (!reason.empty()) return name + ": " + reason;
   if (second_letter) {
     return name + ": more than one value (" + Letters(letter, second_letter) + ")";
@@ -328,7 +302,7 @@ std::string ParseField(element field, size_t index, Point& point, bool* dropped)
     } else if (letter != 's') {
       return name + " must have a string value (s), not " + letter;
     } else if (value.type() != element_type::STRING) {
-      return name + ": s must be a string, not " + TypeName(value.type());
+      return name + ": s must be a string, not " + JsonTypeName(value.type());
     } else {
       tag.value.assign(value.get_string().value_unsafe());
     }
@@ -367,13 +341,13 @@ std::string ParseTime(element time, const ParseOptions& options, int64_t& out_ns
         return "time out of range";
       }
       if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-        return "invalid time " + Quoted(text);
+        return "invalid time " + QuotedForMessage(text);
       }
       break;
     }
     default:
       return std::string("time must be an int64 (a JSON string or integer), not ") +
-             TypeName(time.type());
+             JsonTypeName(time.type());
   }
   if (t == 0) {  // proto3 cannot tell 0 from unset
     out_ns = options.now_ns;
@@ -388,7 +362,7 @@ std::string ParseTime(element time, const ParseOptions& options, int64_t& out_ns
 // Fills `point` from one PBPoint object; returns an empty string or the reason it is refused.
 std::string ParsePoint(element object_element, const ParseOptions& options, Point& point) {
   if (object_element.type() != element_type::OBJECT) {
-    return std::string("a point must be a JSON object, not ") + TypeName(object_element.type());
+    return std::string("a point must be a JSON object, not ") + JsonTypeName(object_element.type());
   }
   std::optional<element> name, fields, time;
   const simdjson::dom::object object = object_element.get_object().value_unsafe();
@@ -400,21 +374,22 @@ std::string ParsePoint(element object_element, const ParseOptions& options, Poin
     } else if (key == "time") {
       time = value;
     } else if (key != "warns" && key != "debugs") {
-      return "unknown key " + Quoted(key) + " (a point has name, fields, time, warns, debugs)";
+      return "unknown key " + QuotedForMessage(key) +
+             " (a point has name, fields, time, warns, debugs)";
     }
   }
 
   if (!name || name->is_null()) return "missing name";
   std::string_view name_text;
   if (name->get_string().get(name_text)) {
-    return std::string("name must be a string, not ") + TypeName(name->type());
+    return std::string("name must be a string, not ") + JsonTypeName(name->type());
   }
   if (name_text.empty()) return "empty name";
   point.measurement.assign(name_text);
 
   if (!fields || fields->is_null()) return "missing fields";
   if (fields->type() != element_type::ARRAY) {
-    return std::string("fields must be an array, not ") + TypeName(fields->type());
+    return std::string("fields must be an array, not ") + JsonTypeName(fields->type());
   }
   bool dropped = false;
   size_t index = 0;
@@ -481,13 +456,15 @@ ParseResult ParsePbJsonPoints(std::string_view body, const ParseOptions& options
       // A PBPoints message: {"arr":[...]} and nothing else.
       for (auto [key, value] : object) {
         if (key != "arr") {
-          add_error(0, "unknown key " + Quoted(key) + " in a PBPoints object (it has only arr)");
+          add_error(0, "unknown key " + QuotedForMessage(key) +
+                           " in a PBPoints object (it has only arr)");
           return result;
         }
       }
       if (arr.is_null()) break;
       if (arr.type() != element_type::ARRAY) {
-        add_error(0, std::string("arr must be an array of points, not ") + TypeName(arr.type()));
+        add_error(0,
+                  std::string("arr must be an array of points, not ") + JsonTypeName(arr.type()));
         break;
       }
       parse_array(arr.get_array().value_unsafe());
@@ -496,7 +473,7 @@ ParseResult ParsePbJsonPoints(std::string_view body, const ParseOptions& options
     default:
       add_error(0, std::string("the body must be a JSON array of points, a PBPoints object or one "
                                "point object, not ") +
-                       TypeName(root.type()));
+                       JsonTypeName(root.type()));
   }
   return result;
 }
