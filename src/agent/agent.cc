@@ -3,6 +3,7 @@
 #include <utility>  // before Boost: Boost 1.74's Asio uses std::exchange under C++20
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "agent/stats_json.h"
 #include "common/files.h"
 #include "common/logging.h"
 #include "common/strings.h"
@@ -74,6 +76,9 @@ config::EnvLookup ProcessEnv() {
 }  // namespace
 
 int RunAgent(const RunOptions& options) {
+  // Orphans of our workers' children (a script's daemon whose parent died) are reparented to
+  // the agent, which reaps them: no zombies left behind.
+  (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
   auto loaded = config::LoadConfig(options.root, ProcessEnv());
   if (!loaded.ok()) {
     (void)InitLogging("info", "");
@@ -122,6 +127,11 @@ int RunAgent(const RunOptions& options) {
                    [](const auto& kv) { return kv.first == "host"; })) {
     api_options.global_tags.push_back({"host", api_options.hostname});
   }
+  // GET /v1/stats needs the supervisor, which needs the API's address: set below.
+  std::function<std::string()> stats_provider;
+  api_options.stats_json = [&stats_provider] {
+    return stats_provider ? stats_provider() : std::string("{}");
+  };
   ingest::Api api(&fanout, WallNowNs, MonoNowNs, std::move(api_options));
   ingest::HttpServerOptions http_options;
   http_options.listen = cfg.listen;
@@ -152,9 +162,37 @@ int RunAgent(const RunOptions& options) {
   sup_options.stop_grace_ns = cfg.stop_grace_ns;
   sup_options.restart_backoff_max_ns = cfg.restart_backoff_max_ns;
   sup_options.start_timeout_ns = cfg.start_timeout_ns;
+  sup_options.rss_check_interval_ns = cfg.rss_check_interval_ns;
+  sup_options.spread_ns = cfg.spread_ns;
   sup_options.cli_log = cli_log;
   sup_options.base_env = CurrentEnvironment;
+  sup_options.wall_now_ns = WallNowNs;
+  // Scripts' requests through their worker's pipe take the same path as HTTP requests.
+  sup_options.on_pipe_request = [&api](const runner::PipeRequest& r) {
+    ingest::Request request;
+    request.method = "POST";
+    request.target = r.target;
+    request.content_type = r.content_type;
+    request.plugin_header = r.plugin_header;
+    request.body = r.body;
+    ingest::Answer answer = api.Handle(request);
+    return runner::PipeAnswer{answer.status, std::move(answer.body)};
+  };
   runner::Supervisor supervisor(io, sup_options, cfg.inputs);
+  int64_t started_unix_ns = WallNowNs();
+  stats_provider = [&] {
+    std::vector<runner::InputStats> inputs = supervisor.Stats();
+    store::StoreStats store_stats = (*store)->Stats();
+    StatsSnapshot snap;
+    snap.version = PYTHOND_VERSION;
+    snap.pid = static_cast<int>(getpid());
+    snap.now_unix_ns = WallNowNs();
+    snap.started_unix_ns = started_unix_ns;
+    snap.inputs = &inputs;
+    snap.api = &api.stats();
+    snap.store = &store_stats;
+    return StatsJson(snap);
+  };
 
   // Runtime facts for tools (tests, `make run`, later `pythond monitor`).
   fs::path run_file = cfg.data_dir() / "run.json";

@@ -224,7 +224,11 @@ class Loader {
     GetDuration(file, *t, "stop_grace", "runner", &config_.stop_grace_ns);
     GetDuration(file, *t, "restart_backoff_max", "runner", &config_.restart_backoff_max_ns);
     GetDuration(file, *t, "start_timeout", "runner", &config_.start_timeout_ns);
-    WarnUnknownKeys(file, *t, "runner", {"stop_grace", "restart_backoff_max", "start_timeout"});
+    GetDuration(file, *t, "rss_check_interval", "runner", &config_.rss_check_interval_ns);
+    GetDuration(file, *t, "spread", "runner", &config_.spread_ns);
+    WarnUnknownKeys(
+        file, *t, "runner",
+        {"stop_grace", "restart_backoff_max", "start_timeout", "rss_check_interval", "spread"});
   }
 
   void LoadGlobalTags(const std::string& file, const toml::node& node) {
@@ -317,7 +321,42 @@ class Loader {
         }
       }
     }
-    WarnUnknownKeys(file, t, "inputs.pythond", {"name", "cmd", "dirs", "envs"});
+    GetDuration(file, t, "timeout", "inputs.pythond", &in.timeout_ns);
+    GetDuration(file, t, "recycle_stuck_after", "inputs.pythond", &in.recycle_stuck_after_ns);
+    if (const toml::node* n = t.get("jitter")) {
+      // 0 is allowed here ("no jitter").
+      if (n->value<int64_t>() == 0 || n->value<std::string>() == "0") {
+        in.jitter_ns = 0;
+      } else {
+        GetDuration(file, t, "jitter", "inputs.pythond", &in.jitter_ns);
+      }
+    }
+    if (const toml::node* n = t.get("max_rss")) {
+      uint64_t bytes = 0;
+      if (!ReadSize(*n, &bytes)) {
+        errors_.push_back(Where(file, *n) +
+                          ": inputs.pythond.max_rss must be a size like \"512MiB\", \"2GiB\" "
+                          "(or a number of bytes), at least 1MiB");
+      } else {
+        in.max_rss_bytes = bytes;
+      }
+    }
+    std::string isolation;
+    if (GetString(file, t, "isolation", "inputs.pythond", &isolation)) {
+      if (isolation == "input") {
+        in.isolation = InputConfig::Isolation::kInput;
+      } else if (isolation == "process") {
+        in.isolation = InputConfig::Isolation::kProcess;
+      } else {
+        errors_.push_back(Where(file, *t.get("isolation")) +
+                          ": inputs.pythond.isolation must be \"input\" (one worker for the "
+                          "input) or \"process\" (one worker per plugin), not \"" +
+                          isolation + "\"");
+      }
+    }
+    WarnUnknownKeys(file, t, "inputs.pythond",
+                    {"name", "cmd", "dirs", "envs", "timeout", "recycle_stuck_after", "jitter",
+                     "max_rss", "isolation"});
     if (errors_.size() != errors_before) return;
 
     if (in.dirs.empty()) {
@@ -330,6 +369,52 @@ class Loader {
       return;
     }
     config_.inputs.push_back(std::move(in));
+  }
+
+  // "512MiB", "2GiB", "100MB", "4096" (bytes as a string) or an integer number of bytes.
+  static bool ReadSize(const toml::node& n, uint64_t* out) {
+    if (auto v = n.value<int64_t>()) {
+      if (*v < (1 << 20)) return false;
+      *out = static_cast<uint64_t>(*v);
+      return true;
+    }
+    auto s = n.value<std::string>();
+    if (!s) return false;
+    std::string_view text = *s;
+    size_t i = 0;
+    while (i < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
+      ++i;
+    }
+    if (i == 0) return false;
+    double number = 0;
+    try {
+      number = std::stod(std::string(text.substr(0, i)));
+    } catch (...) {
+      return false;
+    }
+    std::string unit(text.substr(i));
+    while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+    static const std::pair<const char*, double> kUnits[] = {{"", 1},
+                                                            {"B", 1},
+                                                            {"KiB", 1024.0},
+                                                            {"MiB", 1048576.0},
+                                                            {"GiB", 1073741824.0},
+                                                            {"KB", 1e3},
+                                                            {"MB", 1e6},
+                                                            {"GB", 1e9},
+                                                            {"K", 1024.0},
+                                                            {"M", 1048576.0},
+                                                            {"G", 1073741824.0}};
+    for (const auto& [name, mult] : kUnits) {
+      if (unit == name) {
+        double bytes = number * mult;
+        if (!(bytes >= (1 << 20)) || bytes > 1e15) return false;
+        *out = static_cast<uint64_t>(bytes);
+        return true;
+      }
+    }
+    return false;
   }
 
   static std::string QualifiedKey(const char* key) {

@@ -19,7 +19,20 @@ struct InputConfig {
   std::string cmd;                // required: the Python executable (searched in PATH)
   std::vector<std::string> dirs;  // relative to ROOT/python.d, or absolute; may name one .py
   std::vector<std::string> envs;  // KEY=VALUE, already $VAR-expanded
-  std::string file;               // where the table is, for messages
+  // Runs longer than this are reported with the stuck thread's stack; 0: the class's
+  // `timeout` attribute, else the plugin's interval.
+  int64_t timeout_ns = 0;
+  // A run still going this long after its timeout gets its worker recycled; 0: the timeout
+  // again (a run is abandoned at twice its timeout). Only a worker's whole process group can be
+  // stopped, so its other plugins' in-flight runs end too (isolation = "process" avoids that).
+  int64_t recycle_stuck_after_ns = 0;
+  // Each run starts up to this much later than its slot (uniformly random); 0: exactly on it.
+  int64_t jitter_ns = 0;
+  uint64_t max_rss_bytes = 0;  // the worker's process group RSS beyond which it is recycled
+  enum class Isolation { kInput, kProcess };
+  // kInput: one worker for all the input's plugins (the seed's model). kProcess: one per plugin.
+  Isolation isolation = Isolation::kInput;
+  std::string file;  // where the table is, for messages
   int line = 0;
 };
 
@@ -48,7 +61,10 @@ struct Config {
   // [runner]
   int64_t stop_grace_ns = 5'000'000'000;  // SIGTERM → SIGKILL grace for workers
   int64_t restart_backoff_max_ns = 60'000'000'000;
-  int64_t start_timeout_ns = 60'000'000'000;  // worker spawn → ready, else killed
+  int64_t start_timeout_ns = 60'000'000'000;      // worker spawn → ready, else killed
+  int64_t rss_check_interval_ns = 5'000'000'000;  // how often workers' RSS is sampled
+  // Each plugin's first slot is start + a stable offset in [0, min(interval, spread)).
+  int64_t spread_ns = 10'000'000'000;
 
   std::vector<InputConfig> inputs;
   std::vector<std::string> warnings;  // non-fatal findings, "file:line: text"

@@ -122,6 +122,12 @@ Answer Api::Handle(const Request& request) {
     return HandleWrite(path.substr(kWrite.size()), query, request);
   }
   if (path == "/v1/ping") return HandlePing();
+  if (path == "/v1/stats" && options_.stats_json) {
+    if (request.method != "GET") {
+      return ErrorAnswer(405, "datakit.methodNotAllowed", "use GET for /v1/stats");
+    }
+    return Answer{200, options_.stats_json(), "application/json"};
+  }
   if (path == "/v1/lasterror") {
     if (request.method != "POST") {
       return ErrorAnswer(405, "datakit.methodNotAllowed", "use POST for /v1/lasterror");

@@ -5,6 +5,7 @@
 //   POST /v1/write/:category   line protocol (default), JSON (application/json)
 //   GET  /v1/ping              {"content":{"version","uptime","host"}}
 //   POST /v1/lasterror         {"input":..,"err_content":..} from a script
+//   GET  /v1/stats             the agent's state (ApiOptions::stats_json)
 // Errors answer DataKit's JSON body {"error_code":"datakit.xxx","message":"..."}.
 #pragma once
 
@@ -49,6 +50,8 @@ struct ApiOptions {
   double write_rate_limit = 0;  // write requests per second over all clients; 0: none
   model::CheckLimits check_limits;
   size_t max_decoded_bytes = 32 << 20;  // a compressed body may not decode to more (413)
+  // GET /v1/stats answers this JSON document; null: 404.
+  std::function<std::string()> stats_json;
 };
 
 // What one input has sent (by the `input` each batch is stored under).

@@ -1,15 +1,35 @@
 #include "runner/scheduler.h"
 
+#include <algorithm>
+
 namespace pythond::runner {
 
-void Scheduler::Add(Id id, int64_t interval_ns, int64_t first_due_ns) {
+void Scheduler::Add(Id id, int64_t interval_ns, int64_t first_slot_ns, int64_t jitter_ns) {
   Remove(id);
   Entry e;
   e.interval_ns = interval_ns > 0 ? interval_ns : 1;
-  e.anchor_ns = first_due_ns;
-  e.next_due_ns = first_due_ns;
+  e.jitter_ns = std::clamp<int64_t>(jitter_ns, 0, e.interval_ns / 2);
+  e.anchor_ns = first_slot_ns;
+  e.next_slot_ns = first_slot_ns;
+  e.next_due_ns = first_slot_ns + Jitter(e);
   entries_[id] = e;
-  queue_.emplace(first_due_ns, id);
+  queue_.emplace(e.next_due_ns, id);
+}
+
+int64_t Scheduler::Jitter(const Entry& e) {
+  if (e.jitter_ns <= 0) return 0;
+  return static_cast<int64_t>(rng_() % static_cast<uint64_t>(e.jitter_ns));
+}
+
+int64_t Scheduler::StableOffset(std::string_view key, int64_t interval_ns, int64_t spread_ns) {
+  uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  int64_t range = std::min(interval_ns, spread_ns);
+  if (range <= 0) return 0;
+  return static_cast<int64_t>(h % static_cast<uint64_t>(range));
 }
 
 void Scheduler::Remove(Id id) {
@@ -30,13 +50,15 @@ std::vector<Scheduler::Id> Scheduler::TakeDue(int64_t now_ns) {
     } else {
       e.in_flight = true;
       ++e.started;
+      e.last_due_ns = e.next_due_ns;
       due.push_back(id);
     }
     // The next slot strictly after now; slots in between passed while we were not looking.
-    int64_t due_slot = (e.next_due_ns - e.anchor_ns) / e.interval_ns;
+    int64_t due_slot = (e.next_slot_ns - e.anchor_ns) / e.interval_ns;
     int64_t next_slot = (now_ns - e.anchor_ns) / e.interval_ns + 1;
     if (next_slot > due_slot + 1) e.skipped += static_cast<uint64_t>(next_slot - due_slot - 1);
-    e.next_due_ns = e.anchor_ns + next_slot * e.interval_ns;
+    e.next_slot_ns = e.anchor_ns + next_slot * e.interval_ns;
+    e.next_due_ns = e.next_slot_ns + Jitter(e);
     queue_.emplace(e.next_due_ns, id);
   }
   return due;

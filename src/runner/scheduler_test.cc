@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+
 namespace pythond::runner {
 namespace {
 
@@ -61,6 +64,40 @@ TEST(SchedulerTest, ManyPluginsInDueOrderAndRemoval) {
   s.Remove(1);
   s.Remove(2);
   EXPECT_FALSE(s.NextWake().has_value());
+}
+
+TEST(SchedulerTest, JitterStaysInsideItsSlotAndOffGrid) {
+  Scheduler s;
+  s.Add(1, 10 * kSec, 0, 2 * kSec);
+  int64_t now = 0;
+  for (int run = 0; run < 50; ++run) {
+    int64_t wake = *s.NextWake();
+    int64_t slot = static_cast<int64_t>(run) * 10 * kSec;
+    EXPECT_GE(wake, slot);
+    EXPECT_LT(wake, slot + 2 * kSec);
+    now = wake;
+    ASSERT_THAT(s.TakeDue(now), ElementsAre(1));
+    EXPECT_EQ(s.Get(1)->last_due_ns, wake);
+    s.Finished(1);
+  }
+  EXPECT_EQ(s.Get(1)->skipped, 0u);
+  // Jitter larger than half the interval is capped there.
+  s.Add(2, 1 * kSec, 0, 5 * kSec);
+  EXPECT_EQ(s.Get(2)->jitter_ns, kSec / 2);
+}
+
+TEST(SchedulerTest, StableOffsetsSpreadAndRepeat) {
+  std::set<int64_t> buckets;
+  for (int i = 0; i < 1000; ++i) {
+    int64_t off = Scheduler::StableOffset("in/p_" + std::to_string(i) + ".P", kSec, 60 * kSec);
+    EXPECT_GE(off, 0);
+    EXPECT_LT(off, kSec);
+    EXPECT_EQ(off, Scheduler::StableOffset("in/p_" + std::to_string(i) + ".P", kSec, 60 * kSec));
+    buckets.insert(off / 10'000'000);  // 10 ms buckets
+  }
+  EXPECT_GT(buckets.size(), 90u);  // 1000 plugins cover most of the 100 buckets of one second
+  // Long intervals spread over at most `spread`, so the first run is not an hour away.
+  EXPECT_LT(Scheduler::StableOffset("x", 3600 * kSec, 60 * kSec), 60 * kSec);
 }
 
 }  // namespace

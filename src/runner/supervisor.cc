@@ -4,13 +4,15 @@
 
 #include <boost/asio/post.hpp>
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
-
-#include <simdjson.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 
@@ -38,11 +40,58 @@ double SanitizeInterval(double seconds) {
   return std::clamp(seconds, kMinIntervalS, kMaxIntervalS);
 }
 
+std::map<pid_t, uint64_t> ProcessGroupRss(const std::set<pid_t>& pgids) {
+  std::map<pid_t, uint64_t> rss;
+  if (pgids.empty()) return rss;
+  static const long kPage = sysconf(_SC_PAGESIZE);
+  DIR* proc = opendir("/proc");
+  if (!proc) return rss;
+  char path[64];
+  char buf[1024];
+  while (dirent* e = readdir(proc)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    // "pid (comm) state ppid pgrp ..." — comm may hold spaces and ')': parse after the last ')'.
+    const char* p = strrchr(buf, ')');
+    if (!p) continue;
+    long fields[22] = {};
+    int field = 0;
+    for (const char* q = p + 2; *q && field < 22;) {
+      while (*q == ' ') ++q;
+      if (field == 0) {  // state: a letter
+        ++q;
+      } else {
+        fields[field] = std::strtol(q, const_cast<char**>(&q), 10);
+      }
+      ++field;
+    }
+    if (field < 22) continue;
+    pid_t pgrp = static_cast<pid_t>(fields[2]);
+    if (pgids.count(pgrp)) rss[pgrp] += static_cast<uint64_t>(std::max(0L, fields[21])) * kPage;
+  }
+  closedir(proc);
+  return rss;
+}
+
 namespace {
+
+constexpr size_t kWindow = 1024;  // runs kept for percentiles
 
 std::string Seconds(int64_t ns) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1fs", ns / 1e9);
+  return buf;
+}
+
+std::string Mib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / 1048576.0);
   return buf;
 }
 
@@ -78,27 +127,61 @@ std::string_view GetString(simdjson::dom::element doc, const char* key) {
   return v;
 }
 
+// A JSON number (integer or not) as double; nullopt when absent, null or another type.
+std::optional<double> GetNumber(simdjson::dom::element doc, const char* key) {
+  double d;
+  if (doc[key].get(d) == simdjson::SUCCESS) return d;
+  int64_t i;
+  if (doc[key].get(i) == simdjson::SUCCESS) return static_cast<double>(i);
+  uint64_t u;
+  if (doc[key].get(u) == simdjson::SUCCESS) return static_cast<double>(u);
+  return std::nullopt;
+}
+
 }  // namespace
+
+void Supervisor::Window::Add(double v) {
+  values.push_back(v);
+  if (values.size() > kWindow) values.pop_front();
+}
+
+Percentiles Supervisor::Window::Get() const {
+  Percentiles out;
+  if (values.empty()) return out;
+  std::vector<double> sorted(values.begin(), values.end());
+  std::sort(sorted.begin(), sorted.end());
+  auto at = [&](double q) {
+    size_t i = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size()))) - 1;
+    return sorted[std::min(i, sorted.size() - 1)];
+  };
+  out.p50 = at(0.50);
+  out.p99 = at(0.99);
+  out.max = sorted.back();
+  return out;
+}
 
 Supervisor::Supervisor(asio::io_context& io, SupervisorOptions options,
                        std::vector<config::InputConfig> inputs)
-    : io_(io), options_(std::move(options)), timer_(io), kill_timer_(io) {
+    : io_(io), options_(std::move(options)), timer_(io), rss_timer_(io), stop_timer_(io) {
+  if (!options_.wall_now_ns) {
+    options_.wall_now_ns = [] {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
   for (auto& cfg : inputs) {
-    auto in = std::make_unique<Input>();
-    in->config = std::move(cfg);
-    in->restart_timer = std::make_unique<asio::steady_timer>(io_);
-    in->hello_timer = std::make_unique<asio::steady_timer>(io_);
-    in->drain_timer = std::make_unique<asio::steady_timer>(io_);
-    in->output_limit = RateLimiter(options_.output_lines_per_s, options_.output_burst);
+    Input in;
+    in.config = std::move(cfg);
     inputs_.push_back(std::move(in));
   }
 }
 
 Supervisor::~Supervisor() {
-  for (auto& in : inputs_) {
-    if (in->worker) {
-      in->worker->SignalGroup(SIGKILL);
-      in->worker->Close();
+  for (auto& u : units_) {
+    if (u->worker) {
+      u->worker->SignalGroup(SIGKILL);
+      u->worker->Close();
     }
   }
 }
@@ -109,32 +192,69 @@ int64_t Supervisor::NowNs() const {
       .count();
 }
 
+int64_t Supervisor::UnixNs(int64_t mono_ns) const {
+  return mono_ns + (options_.wall_now_ns() - NowNs());
+}
+
 void Supervisor::CliLog(spdlog::level::level_enum level, const std::string& text) {
   if (options_.cli_log) options_.cli_log->log(level, "{}", text);
 }
 
+std::string Supervisor::PluginLabel(const Unit& u, const Plugin& p) const {
+  return "input '" + inputs_[u.input].config.name + "': " + p.stats.name + " (" + p.stats.module +
+         "." + p.stats.class_name + ")";
+}
+
+size_t Supervisor::AddUnit(size_t input, std::string label, std::vector<ScriptModule> modules,
+                           std::vector<std::pair<std::string, std::string>> only) {
+  auto u = std::make_unique<Unit>();
+  u->input = input;
+  u->label = std::move(label);
+  u->modules = std::move(modules);
+  u->only = std::move(only);
+  u->restart_timer = std::make_unique<asio::steady_timer>(io_);
+  u->hello_timer = std::make_unique<asio::steady_timer>(io_);
+  u->drain_timer = std::make_unique<asio::steady_timer>(io_);
+  u->kill_timer = std::make_unique<asio::steady_timer>(io_);
+  u->output_limit = RateLimiter(options_.output_lines_per_s, options_.output_burst);
+  units_.push_back(std::move(u));
+  inputs_[input].units.push_back(units_.size() - 1);
+  return units_.size() - 1;
+}
+
 void Supervisor::Start() {
+  start_ns_ = NowNs();
   for (size_t i = 0; i < inputs_.size(); ++i) {
-    Input& in = *inputs_[i];
+    Input& in = inputs_[i];
     DiscoveryResult found = DiscoverModules(options_.root / "python.d", in.config.dirs);
     for (const auto& p : found.problems) {
       LOG_WARN("input '{}' ({}:{}): {}", in.config.name, in.config.file, in.config.line, p);
       CliLog(spdlog::level::warn, "input '" + in.config.name + "': " + p);
     }
+    in.problems = std::move(found.problems);
     in.modules = std::move(found.modules);
     if (in.modules.empty()) {
-      in.state = "idle";
       LOG_WARN("input '{}': no scripts found in dirs; no worker started", in.config.name);
       continue;
     }
-    SpawnWorker(i);
+    if (in.config.isolation == config::InputConfig::Isolation::kProcess) {
+      // One worker per module to start with; a module defining several plugins is split
+      // further when its worker says hello.
+      for (const ScriptModule& m : in.modules) {
+        SpawnWorker(AddUnit(i, in.config.name + "/" + m.name, {m}, {}));
+      }
+    } else {
+      SpawnWorker(AddUnit(i, in.config.name, in.modules, {}));
+    }
   }
+  ArmRssTimer();
 }
 
 void Supervisor::SpawnWorker(size_t index) {
-  Input& in = *inputs_[index];
+  Unit& u = *units_[index];
+  const config::InputConfig& cfg = inputs_[u.input].config;
   WorkerSpec spec;
-  spec.cmd = in.config.cmd;
+  spec.cmd = cfg.cmd;
   spec.args = {"-u", (options_.python_dir / "pythond_worker.py").string()};
   spec.cwd = options_.root.string();
   std::vector<std::string> env =
@@ -149,9 +269,9 @@ void Supervisor::SpawnWorker(size_t index) {
     }
     env.push_back(kv);
   };
-  for (const auto& kv : in.config.envs) set_env(kv);
+  for (const auto& kv : cfg.envs) set_env(kv);
   set_env("PYTHONUNBUFFERED=1");
-  set_env("PYTHOND_INPUT=" + in.config.name);
+  set_env("PYTHOND_INPUT=" + cfg.name);
   set_env("PYTHOND_HTTP_ADDR=" + options_.http_addr);
   set_env("PYTHOND_SEED_LOG_DIR=" + options_.seed_log_dir.string());
   set_env("PYTHOND_PYTHON_DIR=" + options_.python_dir.string());
@@ -160,12 +280,14 @@ void Supervisor::SpawnWorker(size_t index) {
   WorkerProcess::Callbacks cb;
   cb.on_message = [this, index](std::string_view line) { OnMessage(index, line); };
   cb.on_message_dropped = [this, index](size_t bytes) {
-    LOG_ERROR("input '{}': dropped a {}-byte protocol message from the worker (limit {} bytes)",
-              inputs_[index]->config.name, bytes, WorkerProcess::kMaxMessageLine);
+    LOG_ERROR("input '{}': dropped a {}-byte protocol message (limit {} bytes)",
+              units_[index]->label, bytes, WorkerProcess::kMaxMessageLine);
   };
   cb.on_events_closed = [this, index] {
-    if (inputs_[index]->exited) {
+    if (units_[index]->exited) {
       FinishExit(index);  // drained after the worker's exit
+    } else if (!units_[index]->recycling.empty()) {
+      // Being stopped on purpose: its exit follows.
     } else {
       KillBrokenWorker(index, "closed its protocol pipe (fd 3)");
     }
@@ -176,286 +298,449 @@ void Supervisor::SpawnWorker(size_t index) {
   auto worker = WorkerProcess::Spawn(io_, spec, std::move(cb));
   if (!worker.ok()) {
     std::string why = "cannot start worker: " + worker.status().message();
-    LOG_ERROR("input '{}' ({}:{}): {}", in.config.name, in.config.file, in.config.line, why);
-    CliLog(spdlog::level::err, "input '" + in.config.name + "': " + why);
-    in.last_exit = why;
-    in.started_ns = 0;  // a failed start is never "stable"
+    LOG_ERROR("input '{}' ({}:{}): {}", u.label, cfg.file, cfg.line, why);
+    CliLog(spdlog::level::err, "input '" + u.label + "': " + why);
+    u.last_exit = why;
+    u.started_ns = 0;  // a failed start is never "stable"
     ScheduleRestart(index, why);
     return;
   }
-  in.worker = std::move(*worker);
-  in.state = "starting";
-  in.started_ns = NowNs();
-  in.import_errors.clear();
+  u.worker = std::move(*worker);
+  u.state = "starting";
+  u.started_ns = NowNs();
+  u.started_unix_ns = options_.wall_now_ns();
+  u.recycling.clear();
+  u.import_errors.clear();
+  for (Plugin& p : u.plugins) p.stats.state = "starting";
 
-  std::string init = "{\"t\":\"init\",\"input\":" + JsonQuote(in.config.name) + ",\"modules\":[";
-  for (size_t m = 0; m < in.modules.size(); ++m) {
-    const ScriptModule& mod = in.modules[m];
+  std::string init = "{\"t\":\"init\",\"input\":" + JsonQuote(cfg.name) +
+                     ",\"stop_grace\":" + std::to_string(options_.stop_grace_ns / 1e9) +
+                     ",\"modules\":[";
+  for (size_t m = 0; m < u.modules.size(); ++m) {
+    const ScriptModule& mod = u.modules[m];
     if (m) init += ',';
     init += "{\"name\":" + JsonQuote(mod.name) + ",\"file\":" + JsonQuote(mod.file.string()) +
             ",\"sys_path\":" + JsonQuote(mod.sys_path.string()) + "}";
   }
-  init += "]}";
-  in.worker->Send(std::move(init));
-  in.hello_timer->expires_after(std::chrono::nanoseconds(options_.start_timeout_ns));
-  in.hello_timer->async_wait(
-      [this, index, pid = in.worker->pid()](const boost::system::error_code& ec) {
-        Input& in = *inputs_[index];
-        if (ec || !in.worker || in.exited || in.worker->pid() != pid || in.state != "starting") {
+  init += "]";
+  if (!u.only.empty()) {
+    init += ",\"only\":[";
+    for (size_t i = 0; i < u.only.size(); ++i) {
+      if (i) init += ',';
+      init += "[" + JsonQuote(u.only[i].first) + "," + JsonQuote(u.only[i].second) + "]";
+    }
+    init += "]";
+  }
+  init += "}";
+  u.worker->Send(std::move(init));
+  u.hello_timer->expires_after(std::chrono::nanoseconds(options_.start_timeout_ns));
+  u.hello_timer->async_wait(
+      [this, index, pid = u.worker->pid()](const boost::system::error_code& ec) {
+        Unit& u = *units_[index];
+        if (ec || !u.worker || u.exited || u.worker->pid() != pid || u.state != "starting") {
           return;
         }
-        std::string text = "input '" + in.config.name + "': worker pid " + std::to_string(pid) +
+        std::string text = "input '" + u.label + "': worker pid " + std::to_string(pid) +
                            " did not report ready within " + Seconds(options_.start_timeout_ns) +
                            " (a module stuck at import?); killing it";
         LOG_ERROR("{}", text);
         CliLog(spdlog::level::err, text);
-        in.worker->SignalGroup(SIGKILL);  // reaped via SIGCHLD, then restarted with backoff
+        u.worker->SignalGroup(SIGKILL);  // reaped via SIGCHLD, then restarted with backoff
       });
-  LOG_INFO("input '{}': worker pid {} started ({} {} module(s))", in.config.name, in.worker->pid(),
-           in.config.cmd, in.modules.size());
+  LOG_INFO("input '{}': worker pid {} started ({} {} module(s))", u.label, u.worker->pid(), cfg.cmd,
+           u.modules.size());
 }
 
 void Supervisor::ScheduleRestart(size_t index, const std::string& why) {
-  Input& in = *inputs_[index];
+  Unit& u = *units_[index];
   if (stopping_) return;
   int64_t now = NowNs();
-  if (in.started_ns != 0 && now - in.started_ns >= options_.stable_after_ns) in.backoff_ns = 0;
-  in.backoff_ns = in.backoff_ns == 0 ? options_.restart_backoff_min_ns
-                                     : std::min(in.backoff_ns * 2, options_.restart_backoff_max_ns);
-  in.state = "restarting";
-  ++in.restarts;
-  std::string text = "input '" + in.config.name + "': " + why + "; restarting in " +
-                     Seconds(in.backoff_ns) + " (restart #" + std::to_string(in.restarts) +
-                     (in.backoff_ns >= options_.restart_backoff_max_ns ? ", crash loop" : "") + ")";
-  LOG_WARN("{}", text);
-  CliLog(spdlog::level::warn, text);
-  in.restart_timer->expires_after(std::chrono::nanoseconds(in.backoff_ns));
-  in.restart_timer->async_wait([this, index](const boost::system::error_code& ec) {
+  bool was_stable = u.started_ns != 0 && now - u.started_ns >= options_.stable_after_ns;
+  if (was_stable) {
+    u.backoff_ns = 0;
+    u.unstable_restarts = 0;
+  }
+  u.backoff_ns = u.backoff_ns == 0 ? options_.restart_backoff_min_ns
+                                   : std::min(u.backoff_ns * 2, options_.restart_backoff_max_ns);
+  u.state = "restarting";
+  ++u.restarts;
+  ++u.unstable_restarts;
+  bool crash_loop = u.unstable_restarts >= options_.crash_loop_restarts;
+  std::string text = "input '" + u.label + "': " + why + "; restarting in " +
+                     Seconds(u.backoff_ns) + " (restart #" + std::to_string(u.restarts) +
+                     (crash_loop ? ", crash loop: " + std::to_string(u.unstable_restarts) +
+                                       " restarts without a stable run"
+                                 : "") +
+                     ")";
+  if (crash_loop) {
+    LOG_ERROR("{}", text);
+  } else {
+    LOG_WARN("{}", text);
+  }
+  CliLog(crash_loop ? spdlog::level::err : spdlog::level::warn, text);
+  u.restart_timer->expires_after(std::chrono::nanoseconds(u.backoff_ns));
+  u.restart_timer->async_wait([this, index](const boost::system::error_code& ec) {
     if (ec || stopping_) return;
     SpawnWorker(index);
   });
 }
 
 void Supervisor::OnMessage(size_t index, std::string_view line) {
-  simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  simdjson::padded_string padded(line);
-  if (parser.parse(padded).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
-    LOG_ERROR("input '{}': malformed message from worker: {}", inputs_[index]->config.name,
+  if (parser_.parse(line.data(), line.size()).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+    LOG_ERROR("input '{}': malformed message from worker: {}", units_[index]->label,
               line.substr(0, 200));
     return;
   }
   std::string_view type = GetString(doc, "t");
-  if (type == "hello") {
-    OnHello(index, line);
-  } else if (type == "done") {
-    OnRunDone(index, line);
+  if (type == "done") {
+    OnRunDone(index, doc);
+  } else if (type == "write") {
+    OnWrite(index, doc);
+  } else if (type == "hello") {
+    OnHello(index, doc);
+  } else if (type == "stack") {
+    OnStack(index, doc);
   } else {
-    LOG_WARN("input '{}': unknown message type '{}' from worker", inputs_[index]->config.name,
-             type);
+    LOG_WARN("input '{}': unknown message type '{}' from worker", units_[index]->label, type);
   }
 }
 
-void Supervisor::OnHello(size_t index, std::string_view line) {
-  Input& in = *inputs_[index];
-  if (in.state != "starting") {
+void Supervisor::OnHello(size_t index, simdjson::dom::element doc) {
+  Unit& u = *units_[index];
+  Input& in = inputs_[u.input];
+  const std::string& input_name = in.config.name;
+  if (u.state != "starting") {
     // Only the worker program says hello, once; a script writing to fd 3 does not get to
     // re-register plugins.
     LOG_ERROR(
         "input '{}': unexpected second hello on the protocol pipe (a script writing to "
         "fd 3?); ignored",
-        in.config.name);
+        u.label);
     return;
   }
-  simdjson::dom::parser parser;
-  simdjson::padded_string padded(line);
-  simdjson::dom::element doc = parser.parse(padded).value_unsafe();
-  in.hello_timer->cancel();
-
+  u.hello_timer->cancel();
   std::string python(GetString(doc, "python"));
   std::string executable(GetString(doc, "executable"));
   simdjson::dom::array errors;
   if (doc["errors"].get(errors) == simdjson::SUCCESS) {
     for (simdjson::dom::element e : errors) {
-      std::string module(GetString(e, "module"));
-      std::string error(GetString(e, "error"));
-      std::string traceback(GetString(e, "traceback"));
-      std::string text =
-          "input '" + in.config.name + "': module '" + module + "' failed to import: " + error;
-      LOG_ERROR("{}\n{}", text, traceback);
-      CliLog(spdlog::level::err, text + "\n" + traceback);
-      in.import_errors.push_back(module + ": " + error);
+      ModuleError me{std::string(GetString(e, "module")), std::string(GetString(e, "file")),
+                     std::string(GetString(e, "error")), std::string(GetString(e, "traceback"))};
+      std::string text = "input '" + input_name + "': module '" + me.module +
+                         "' failed to import: " + me.error + " (" + me.file + ")";
+      LOG_ERROR("{}\n{}", text, me.traceback);
+      CliLog(spdlog::level::err, text + "\n" + me.traceback);
+      u.import_errors.push_back(std::move(me));
     }
   }
   // Plugins keep their stats across worker restarts; match them by module and class.
-  std::vector<Plugin> previous = std::move(in.plugins);
-  in.plugins.clear();
-  in.plugin_by_worker_id.clear();
+  std::vector<Plugin> previous = std::move(u.plugins);
+  u.plugins.clear();
+  u.plugin_by_worker_id.clear();
+  std::vector<Plugin> found;
   simdjson::dom::array plugins;
-  int64_t now = NowNs();
   if (doc["plugins"].get(plugins) == simdjson::SUCCESS) {
     for (simdjson::dom::element p : plugins) {
       Plugin plugin;
       int64_t id = -1;
       if (p["id"].get(id) != simdjson::SUCCESS) continue;
       plugin.worker_id = static_cast<int>(id);
-      plugin.stats.name = GetString(p, "name");
-      plugin.stats.module = GetString(p, "module");
-      plugin.stats.class_name = GetString(p, "class");
-      double reported = 10;
-      if (p["interval"].get(reported) != simdjson::SUCCESS) {
-        int64_t iv;
-        if (p["interval"].get(iv) == simdjson::SUCCESS) reported = static_cast<double>(iv);
-      }
+      PluginStats& s = plugin.stats;
+      s.name = GetString(p, "name");
+      s.module = GetString(p, "module");
+      s.class_name = GetString(p, "class");
+      s.file = GetString(p, "file");
+      double reported = GetNumber(p, "interval").value_or(10);
       double interval = SanitizeInterval(reported);
       if (interval != reported) {
-        LOG_WARN("input '{}': {}.{} interval {} is out of range; using {}s", in.config.name,
-                 plugin.stats.module, plugin.stats.class_name, reported, interval);
+        s.warnings.push_back("interval " + std::to_string(reported) + " is out of range; using " +
+                             std::to_string(interval) + "s");
       }
-      plugin.stats.interval_s = interval;
-      // A run longer than its interval is reported (issue: per-run timeouts, configurable).
-      plugin.timeout_ns = static_cast<int64_t>(std::max(interval, 1.0) * 1e9);
-      for (const auto& old : previous) {
-        if (old.stats.module == plugin.stats.module &&
-            old.stats.class_name == plugin.stats.class_name) {
-          plugin.stats.runs = old.stats.runs;
-          plugin.stats.failures = old.stats.failures;
-          plugin.stats.timeouts = old.stats.timeouts;
-          plugin.stats.last_error = old.stats.last_error;
-          plugin.stats.last_traceback = old.stats.last_traceback;
+      simdjson::dom::array warnings;
+      if (p["warnings"].get(warnings) == simdjson::SUCCESS) {
+        for (simdjson::dom::element w : warnings) {
+          std::string_view text;
+          if (w.get(text) == simdjson::SUCCESS) s.warnings.emplace_back(text);
         }
       }
-      plugin.sched_id = next_sched_id_++;
-      plugin.registered = true;
-      // The first run is now; later runs keep to the grid anchored here.
-      scheduler_.Add(plugin.sched_id, static_cast<int64_t>(interval * 1e9), now);
-      by_sched_id_[plugin.sched_id] = {index, in.plugins.size()};
-      in.plugin_by_worker_id[plugin.worker_id] = in.plugins.size();
-      in.plugins.push_back(std::move(plugin));
+      s.interval_s = interval;
+      // Timeout: the class's `timeout`, else the input's, else the interval.
+      std::optional<double> class_timeout = GetNumber(p, "timeout");
+      if (class_timeout && std::isfinite(*class_timeout) && *class_timeout > 0) {
+        plugin.timeout_ns = static_cast<int64_t>(std::min(*class_timeout, kMaxIntervalS) * 1e9);
+      } else if (in.config.timeout_ns > 0) {
+        plugin.timeout_ns = in.config.timeout_ns;
+      } else {
+        plugin.timeout_ns = static_cast<int64_t>(interval * 1e9);
+      }
+      s.timeout_s = plugin.timeout_ns / 1e9;
+      for (const auto& w : s.warnings) {
+        LOG_WARN("input '{}': {}.{}: {}", input_name, s.module, s.class_name, w);
+        CliLog(spdlog::level::warn,
+               "input '" + input_name + "': " + s.module + "." + s.class_name + ": " + w);
+      }
+      for (const auto& old : previous) {
+        if (old.stats.module == s.module && old.stats.class_name == s.class_name) {
+          s.runs = old.stats.runs;
+          s.failures = old.stats.failures;
+          s.timeouts = old.stats.timeouts;
+          s.skipped = old.stats.skipped;
+          s.last_duration_s = old.stats.last_duration_s;
+          s.last_run_unix_ns = old.stats.last_run_unix_ns;
+          s.last_error = old.stats.last_error;
+          s.last_traceback = old.stats.last_traceback;
+          s.last_error_unix_ns = old.stats.last_error_unix_ns;
+          plugin.durations = old.durations;
+          plugin.lateness = old.lateness;
+        }
+      }
+      found.push_back(std::move(plugin));
     }
   }
-  in.state = "running";
-  std::string text = "input '" + in.config.name + "': worker pid " +
-                     std::to_string(in.worker ? in.worker->pid() : -1) + " ready (python " +
-                     python + " at " + executable + "): " + std::to_string(in.plugins.size()) +
-                     " plugin(s)";
-  for (const auto& p : in.plugins) {
-    text += " " + p.stats.name + "(" + p.stats.module + "." + p.stats.class_name + ", every " +
-            Seconds(static_cast<int64_t>(p.stats.interval_s * 1e9)) + ")";
+  bool process = in.config.isolation == config::InputConfig::Isolation::kProcess;
+  if (process && u.only.empty() && found.size() > 1) {
+    // isolation = "process": this module defines several plugins; each gets its own worker.
+    // This one keeps the first (its other classes were constructed here but never run).
+    for (size_t i = 1; i < found.size(); ++i) {
+      const PluginStats& s = found[i].stats;
+      size_t added = AddUnit(u.input, input_name + "/" + s.name, units_[index]->modules,
+                             {{s.module, s.class_name}});
+      SpawnWorker(added);
+    }
+    found.resize(1);
   }
-  if (!in.import_errors.empty()) {
-    text += "; " + std::to_string(in.import_errors.size()) + " module(s) failed to import";
+  Unit& unit = *units_[index];  // AddUnit may have moved the vector of units, not the Unit
+  if (process && found.size() == 1) {
+    unit.only = {{found[0].stats.module, found[0].stats.class_name}};
+    unit.label = input_name + "/" + found[0].stats.name;
+  }
+  int64_t now = NowNs();
+  for (Plugin& p : found) RegisterPlugin(index, std::move(p), now);
+  unit.state = "running";
+  std::string text = "input '" + unit.label + "': worker pid " +
+                     std::to_string(unit.worker ? unit.worker->pid() : -1) + " ready (python " +
+                     python + " at " + executable + "): " + std::to_string(unit.plugins.size()) +
+                     " plugin(s)";
+  for (const auto& p : unit.plugins) {
+    text += " " + p.stats.name + "(" + p.stats.module + "." + p.stats.class_name + ", every " +
+            Seconds(static_cast<int64_t>(p.stats.interval_s * 1e9)) + ", timeout " +
+            Seconds(p.timeout_ns) + ")";
+  }
+  if (!unit.import_errors.empty()) {
+    text += "; " + std::to_string(unit.import_errors.size()) + " module(s) failed to import";
   }
   LOG_INFO("{}", text);
   CliLog(spdlog::level::info, text);
-  if (in.plugins.empty()) {
-    LOG_WARN("input '{}': no DataKitFramework subclass defined in its scripts; nothing to run",
-             in.config.name);
+  if (unit.plugins.empty()) {
+    // Nothing to run (helper modules only, or every import failed): retire the worker until
+    // the scripts change, instead of keeping an idle interpreter.
+    LOG_WARN("input '{}': no DataKitFramework subclass {}; stopping its worker", unit.label,
+             unit.import_errors.empty() ? "defined in its scripts" : "could be loaded");
+    unit.recycling = "no plugins";
+    unit.worker->Send("{\"t\":\"stop\"}");
   }
   ArmTimer();
 }
 
-void Supervisor::OnRunDone(size_t index, std::string_view line) {
-  Input& in = *inputs_[index];
-  simdjson::dom::parser parser;
-  simdjson::padded_string padded(line);
-  simdjson::dom::element doc = parser.parse(padded).value_unsafe();
+void Supervisor::RegisterPlugin(size_t index, Plugin plugin, int64_t now) {
+  Unit& u = *units_[index];
+  const std::string& input_name = inputs_[u.input].config.name;
+  int64_t interval_ns = static_cast<int64_t>(plugin.stats.interval_s * 1e9);
+  // A stable place inside the interval, the same after a worker restart: the grid is anchored
+  // at the supervisor's start plus the plugin's offset.
+  int64_t offset = Scheduler::StableOffset(
+      input_name + "/" + plugin.stats.module + "." + plugin.stats.class_name, interval_ns,
+      options_.spread_ns);
+  plugin.stats.offset_s = offset / 1e9;
+  int64_t first = start_ns_ + offset;
+  if (first < now) first += ((now - first) / interval_ns + 1) * interval_ns;
+  plugin.sched_id = next_sched_id_++;
+  plugin.registered = true;
+  plugin.stats.state = "running";
+  plugin.stats.worker = u.label;
+  scheduler_.Add(plugin.sched_id, interval_ns, first, inputs_[u.input].config.jitter_ns);
+  by_sched_id_[plugin.sched_id] = {index, u.plugins.size()};
+  u.plugin_by_worker_id[plugin.worker_id] = u.plugins.size();
+  u.plugins.push_back(std::move(plugin));
+}
+
+void Supervisor::SetState(Unit& u, Plugin& p, const std::string& state) {
+  if (p.stats.state == state) return;
+  std::string before = p.stats.state;
+  p.stats.state = state;
+  if (state == "running" && (before == "failing" || before == "timed_out")) {
+    std::string text = PluginLabel(u, p) + " recovered (was " + before + ")";
+    LOG_INFO("{}", text);
+    CliLog(spdlog::level::info, text);
+  } else if (state == "failing" || state == "timed_out") {
+    LOG_DEBUG("{} state {} → {}", PluginLabel(u, p), before, state);
+  }
+}
+
+void Supervisor::OnRunDone(size_t index, simdjson::dom::element doc) {
+  Unit& u = *units_[index];
   int64_t id = -1;
   if (doc["id"].get(id) != simdjson::SUCCESS) return;
-  auto it = in.plugin_by_worker_id.find(static_cast<int>(id));
-  if (it == in.plugin_by_worker_id.end()) return;
-  Plugin& plugin = in.plugins[it->second];
+  auto it = u.plugin_by_worker_id.find(static_cast<int>(id));
+  if (it == u.plugin_by_worker_id.end()) return;
+  Plugin& plugin = u.plugins[it->second];
   const Scheduler::Entry* entry = scheduler_.Get(plugin.sched_id);
   if (!plugin.registered || !entry || !entry->in_flight) {
     LOG_ERROR(
         "input '{}': 'done' for plugin {} that is not running (a script writing to fd 3?); "
         "ignored",
-        in.config.name, plugin.stats.name);
+        u.label, plugin.stats.name);
     return;
   }
-  run_deadlines_.erase({plugin.run_deadline_ns, plugin.sched_id});
+  deadlines_.erase({plugin.run_deadline_ns, plugin.sched_id});
+  deadlines_.erase({plugin.recycle_deadline_ns, plugin.sched_id});
   plugin.run_deadline_ns = 0;
+  plugin.recycle_deadline_ns = 0;
+  plugin.run_started_ns = 0;
   bool ok = false;
   if (doc["ok"].get(ok) != simdjson::SUCCESS) ok = false;
-  double duration = 0;
-  if (doc["duration"].get(duration) != simdjson::SUCCESS) duration = 0;
-  scheduler_.Finished(plugin.sched_id);
+  double duration = GetNumber(doc, "duration").value_or(0);
+  if (auto lateness = GetNumber(doc, "lateness")) plugin.lateness.Add(*lateness * 1e3);
   PluginStats& s = plugin.stats;
+  s.skipped += entry->skipped;  // slots skipped while this run was going
+  scheduler_.Finished(plugin.sched_id);
+  const_cast<Scheduler::Entry*>(entry)->skipped = 0;
   ++s.runs;
-  s.skipped = entry->skipped;
   s.last_duration_s = duration;
+  plugin.durations.Add(duration);
   char dur[32];
   std::snprintf(dur, sizeof dur, "%.3fs", duration);
+  bool was_stuck = s.state == "timed_out";
   if (ok) {
-    CliLog(spdlog::level::info, "input '" + in.config.name + "': " + s.name + " (" + s.module +
-                                    "." + s.class_name + ") ran ok in " + dur);
+    CliLog(spdlog::level::info, PluginLabel(u, plugin) + " ran ok in " + dur);
+    if (was_stuck) {
+      LOG_WARN("{} returned after {} (timeout {})", PluginLabel(u, plugin), dur,
+               Seconds(plugin.timeout_ns));
+    }
+    SetState(u, plugin, "running");
     return;
   }
   ++s.failures;
   s.last_error = GetString(doc, "error");
   s.last_traceback = GetString(doc, "traceback");
-  std::string text = "input '" + in.config.name + "': " + s.name + " (" + s.module + "." +
-                     s.class_name + ") failed after " + dur + ": " + s.last_error;
+  s.last_error_unix_ns = options_.wall_now_ns();
+  std::string text = PluginLabel(u, plugin) + " failed after " + dur + ": " + s.last_error;
   LOG_ERROR("{}\n{}", text, s.last_traceback);
   CliLog(spdlog::level::err, text + "\n" + s.last_traceback);
+  SetState(u, plugin, "failing");
+}
+
+void Supervisor::OnStack(size_t index, simdjson::dom::element doc) {
+  Unit& u = *units_[index];
+  int64_t id = -1;
+  if (doc["id"].get(id) != simdjson::SUCCESS) return;
+  auto it = u.plugin_by_worker_id.find(static_cast<int>(id));
+  if (it == u.plugin_by_worker_id.end()) return;
+  Plugin& p = u.plugins[it->second];
+  if (p.run_started_ns == 0) return;  // it returned meanwhile
+  std::string stack(GetString(doc, "stack"));
+  p.stats.last_traceback = "Stuck at (most recent call last):\n" + stack;
+  std::string text = PluginLabel(u, p) + " " + p.stats.last_error + "; stuck at:\n" + stack;
+  LOG_ERROR("{}", text);
+  CliLog(spdlog::level::err, text);
+}
+
+void Supervisor::OnWrite(size_t index, simdjson::dom::element doc) {
+  Unit& u = *units_[index];
+  int64_t seq = 0;
+  if (doc["seq"].get(seq) != simdjson::SUCCESS || !u.worker) return;
+  PipeRequest request;
+  request.target = GetString(doc, "target");
+  request.content_type = GetString(doc, "ct");
+  request.plugin_header = GetString(doc, "plugin");
+  request.body = GetString(doc, "body");
+  PipeAnswer answer;
+  if (options_.on_pipe_request) {
+    answer = options_.on_pipe_request(request);
+  } else {
+    answer.status = 503;
+    answer.body = "{\"error_code\":\"datakit.busy\",\"message\":\"no API behind the pipe\"}";
+  }
+  u.worker->Send("{\"t\":\"ack\",\"seq\":" + std::to_string(seq) + ",\"status\":" +
+                 std::to_string(answer.status) + ",\"body\":" + JsonQuote(answer.body) + "}");
 }
 
 void Supervisor::OnOutput(size_t index, std::string_view line, bool is_stderr, size_t truncated) {
-  Input& in = *inputs_[index];
+  Unit& u = *units_[index];
+  // "\x1e<plugin id>\x1f" marks a line a plugin printed (the worker's tagged streams).
+  std::string who = u.label;
+  if (!line.empty() && line[0] == '\x1e') {
+    size_t end = line.find('\x1f');
+    if (end != std::string_view::npos && end > 1 && end < 12) {
+      int id = 0;
+      for (size_t i = 1; i < end; ++i)
+        id = id * 10 + (line[i] >= '0' && line[i] <= '9' ? line[i] - '0' : 0);
+      auto it = u.plugin_by_worker_id.find(id);
+      if (it != u.plugin_by_worker_id.end() && u.only.empty()) {
+        who = u.label + "/" + u.plugins[it->second].stats.name;
+      }
+      line.remove_prefix(end + 1);
+    }
+  }
   int64_t now = NowNs();
-  if (!in.output_limit.Allow(now)) {
-    ++in.suppressed_lines;
-    if (now - in.last_suppressed_report_ns >= 10'000'000'000) {
-      LOG_WARN("[{}] output rate limit: {} line(s) suppressed so far ({} lines/s allowed)",
-               in.config.name, in.suppressed_lines, options_.output_lines_per_s);
-      in.last_suppressed_report_ns = now;
+  if (!u.output_limit.Allow(now)) {
+    ++u.suppressed_lines;
+    if (now - u.last_suppressed_report_ns >= 10'000'000'000) {
+      LOG_WARN("[{}] output rate limit: {} line(s) suppressed so far ({} lines/s allowed)", u.label,
+               u.suppressed_lines, options_.output_lines_per_s);
+      u.last_suppressed_report_ns = now;
     }
     return;
   }
   auto level = LineLevel(line, is_stderr);
   if (truncated) {
-    spdlog::log(level, "[{}] {}… ({} more bytes cut)", in.config.name, line, truncated);
+    spdlog::log(level, "[{}] {}… ({} more bytes cut)", who, line, truncated);
   } else {
-    spdlog::log(level, "[{}] {}", in.config.name, line);
+    spdlog::log(level, "[{}] {}", who, line);
   }
 }
 
-void Supervisor::UnregisterPlugins(Input& in, const std::string& why) {
-  for (Plugin& p : in.plugins) {
+void Supervisor::UnregisterPlugins(Unit& u, const std::string& why) {
+  for (Plugin& p : u.plugins) {
     if (!p.registered) continue;
     const Scheduler::Entry* e = scheduler_.Get(p.sched_id);
     if (e && e->in_flight) {
       ++p.stats.runs;
       ++p.stats.failures;
       p.stats.last_error = "worker " + why + " during the run";
-      p.stats.last_traceback.clear();
-      CliLog(spdlog::level::err, "input '" + in.config.name + "': " + p.stats.name + " (" +
-                                     p.stats.module + "." + p.stats.class_name +
-                                     ") failed: " + p.stats.last_error);
+      if (p.stats.state != "timed_out") p.stats.last_traceback.clear();
+      p.stats.last_error_unix_ns = options_.wall_now_ns();
+      CliLog(spdlog::level::err, PluginLabel(u, p) + " failed: " + p.stats.last_error);
     }
-    if (e) p.stats.skipped = e->skipped;
-    run_deadlines_.erase({p.run_deadline_ns, p.sched_id});
+    if (e) p.stats.skipped += e->skipped;
+    deadlines_.erase({p.run_deadline_ns, p.sched_id});
+    deadlines_.erase({p.recycle_deadline_ns, p.sched_id});
     p.run_deadline_ns = 0;
+    p.recycle_deadline_ns = 0;
+    p.run_started_ns = 0;
     scheduler_.Remove(p.sched_id);
     by_sched_id_.erase(p.sched_id);
     p.registered = false;
+    p.stats.state = stopping_ ? "stopped" : "restarting";
   }
-  in.plugin_by_worker_id.clear();
+  u.plugin_by_worker_id.clear();
 }
 
 bool Supervisor::OnChildExit(pid_t pid, int wait_status) {
-  for (size_t i = 0; i < inputs_.size(); ++i) {
-    Input& in = *inputs_[i];
-    if (!in.worker || in.worker->pid() != pid || in.exited) continue;
+  for (size_t i = 0; i < units_.size(); ++i) {
+    Unit& u = *units_[i];
+    if (!u.worker || u.worker->pid() != pid || u.exited) continue;
     // Whatever the worker left behind in its group goes with it: no orphans.
-    in.worker->SignalGroup(SIGKILL);
-    in.exited = true;
-    in.exit_status = wait_status;
-    if (in.worker->events_open()) {
+    u.worker->SignalGroup(SIGKILL);
+    u.exited = true;
+    u.exit_status = wait_status;
+    u.kill_timer->cancel();
+    if (u.worker->events_open()) {
       // The worker may have written "done" lines just before it died: read them first (until
       // EOF on fd 3, at most 500 ms).
-      in.drain_timer->expires_after(std::chrono::milliseconds(500));
-      in.drain_timer->async_wait([this, i](const boost::system::error_code& ec) {
+      u.drain_timer->expires_after(std::chrono::milliseconds(500));
+      u.drain_timer->async_wait([this, i](const boost::system::error_code& ec) {
         if (!ec) FinishExit(i);
       });
     } else {
@@ -467,24 +752,36 @@ bool Supervisor::OnChildExit(pid_t pid, int wait_status) {
 }
 
 void Supervisor::FinishExit(size_t index) {
-  Input& in = *inputs_[index];
-  if (!in.worker || !in.exited) return;
-  in.drain_timer->cancel();
-  pid_t pid = in.worker->pid();
-  std::string how = DescribeWaitStatus(in.exit_status);
-  in.worker->Close();
-  in.worker.reset();
-  in.exited = false;
-  in.last_exit = how;
-  UnregisterPlugins(in, how);
+  Unit& u = *units_[index];
+  if (!u.worker || !u.exited) return;
+  u.drain_timer->cancel();
+  u.kill_timer->cancel();
+  pid_t pid = u.worker->pid();
+  std::string how = DescribeWaitStatus(u.exit_status);
+  u.worker->Close();
+  u.worker.reset();
+  u.exited = false;
+  u.last_exit = how;
+  u.rss_bytes = 0;
+  std::string recycled = std::exchange(u.recycling, std::string());
+  UnregisterPlugins(u, recycled.empty() ? how : "recycled (" + recycled + ")");
   if (stopping_) {
-    in.state = "stopped";
-    LOG_INFO("input '{}': worker pid {} {}", in.config.name, pid, how);
+    u.state = "stopped";
+    LOG_INFO("input '{}': worker pid {} {}", u.label, pid, how);
     MaybeFinishStop();
+  } else if (recycled == "no plugins") {
+    u.state = "idle";
+    LOG_INFO("input '{}': worker pid {} {} (nothing to run)", u.label, pid, how);
+  } else if (!recycled.empty()) {
+    std::string text = "input '" + u.label + "': worker pid " + std::to_string(pid) +
+                       " recycled (" + recycled + "), " + how;
+    LOG_WARN("{}", text);
+    CliLog(spdlog::level::warn, text);
+    ScheduleRestart(index, "recycled");
   } else {
-    LOG_ERROR("input '{}': worker pid {} {}", in.config.name, pid, how);
+    LOG_ERROR("input '{}': worker pid {} {}", u.label, pid, how);
     CliLog(spdlog::level::err,
-           "input '" + in.config.name + "': worker pid " + std::to_string(pid) + " " + how);
+           "input '" + u.label + "': worker pid " + std::to_string(pid) + " " + how);
     ScheduleRestart(index, "worker " + how);
   }
   ArmTimer();
@@ -493,8 +790,8 @@ void Supervisor::FinishExit(size_t index) {
 void Supervisor::ArmTimer() {
   if (stopping_) return;
   auto next = scheduler_.NextWake();
-  if (!run_deadlines_.empty() && (!next || run_deadlines_.begin()->first < *next)) {
-    next = run_deadlines_.begin()->first;
+  if (!deadlines_.empty() && (!next || deadlines_.begin()->first < *next)) {
+    next = deadlines_.begin()->first;
   }
   if (!next) {
     timer_.cancel();
@@ -510,96 +807,180 @@ void Supervisor::ArmTimer() {
 void Supervisor::OnTimer() {
   if (stopping_) return;
   int64_t now = NowNs();
-  ReportTimeouts(now);
+  CheckDeadlines(now);
   for (Scheduler::Id id : scheduler_.TakeDue(now)) {
     auto found = by_sched_id_.find(id);
     if (found == by_sched_id_.end()) {
       scheduler_.Remove(id);
       continue;
     }
-    auto [input_index, plugin_index] = found->second;
-    Input& in = *inputs_[input_index];
-    Plugin& p = in.plugins[plugin_index];
-    if (!in.worker || in.exited) {
+    auto [unit_index, plugin_index] = found->second;
+    Unit& u = *units_[unit_index];
+    Plugin& p = u.plugins[plugin_index];
+    if (!u.worker || u.exited || !u.recycling.empty()) {
       scheduler_.Finished(id);
       continue;
     }
-    p.run_deadline_ns = now + p.timeout_ns;
-    run_deadlines_.emplace(p.run_deadline_ns, id);
-    in.worker->Send("{\"t\":\"run\",\"id\":" + std::to_string(p.worker_id) + "}");
+    int64_t due = scheduler_.Get(id)->last_due_ns;
+    p.run_started_ns = now;
+    p.stats.last_run_unix_ns = UnixNs(now);
+    p.run_deadline_ns = due + p.timeout_ns;
+    deadlines_.emplace(p.run_deadline_ns, id);
+    const config::InputConfig& cfg = inputs_[u.input].config;
+    int64_t recycle_after =
+        cfg.recycle_stuck_after_ns > 0 ? cfg.recycle_stuck_after_ns : p.timeout_ns;
+    p.recycle_deadline_ns = p.run_deadline_ns + recycle_after;
+    deadlines_.emplace(p.recycle_deadline_ns, id);
+    u.worker->Send("{\"t\":\"run\",\"id\":" + std::to_string(p.worker_id) +
+                   ",\"due\":" + std::to_string(due) + "}");
   }
   ArmTimer();
 }
 
-void Supervisor::ReportTimeouts(int64_t now_ns) {
-  while (!run_deadlines_.empty() && run_deadlines_.begin()->first <= now_ns) {
-    Scheduler::Id id = run_deadlines_.begin()->second;
-    run_deadlines_.erase(run_deadlines_.begin());
+void Supervisor::CheckDeadlines(int64_t now_ns) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now_ns) {
+    auto [when, id] = *deadlines_.begin();
+    deadlines_.erase(deadlines_.begin());
     auto found = by_sched_id_.find(id);
     if (found == by_sched_id_.end()) continue;
-    Input& in = *inputs_[found->second.first];
-    Plugin& p = in.plugins[found->second.second];
-    p.run_deadline_ns = 0;
-    ++p.stats.timeouts;
-    p.stats.last_error = "run still going after its timeout of " + Seconds(p.timeout_ns);
-    std::string text = "input '" + in.config.name + "': " + p.stats.name + " (" + p.stats.module +
-                       "." + p.stats.class_name + ") " + p.stats.last_error +
-                       "; its next runs are skipped until it returns";
-    LOG_ERROR("{}", text);
-    CliLog(spdlog::level::err, text);
+    size_t unit_index = found->second.first;
+    Unit& u = *units_[unit_index];
+    Plugin& p = u.plugins[found->second.second];
+    if (p.run_deadline_ns == when) {
+      p.run_deadline_ns = 0;
+      ++p.stats.timeouts;
+      p.stats.last_error = "run still going after its timeout of " + Seconds(p.timeout_ns);
+      p.stats.last_traceback.clear();
+      p.stats.last_error_unix_ns = options_.wall_now_ns();
+      SetState(u, p, "timed_out");
+      std::string text = PluginLabel(u, p) + " " + p.stats.last_error +
+                         "; its next runs are skipped until it returns";
+      LOG_ERROR("{}", text);
+      CliLog(spdlog::level::err, text);
+      // Ask where it is stuck; the answer ("stack") is logged and kept in its stats.
+      if (u.worker && !u.exited) {
+        u.worker->Send("{\"t\":\"stack\",\"id\":" + std::to_string(p.worker_id) + "}");
+      }
+    } else if (p.recycle_deadline_ns == when) {
+      p.recycle_deadline_ns = 0;
+      Recycle(unit_index, "plugin '" + p.stats.name + "' stuck in a run for " +
+                              Seconds(now_ns - p.run_started_ns) + " (timeout " +
+                              Seconds(p.timeout_ns) + ")");
+    }
   }
 }
 
-void Supervisor::KillBrokenWorker(size_t index, const std::string& why) {
-  Input& in = *inputs_[index];
-  if (!in.worker || in.exited || stopping_) return;
-  std::string text = "input '" + in.config.name + "': worker pid " +
-                     std::to_string(in.worker->pid()) + " " + why + "; killing it";
+void Supervisor::ArmRssTimer() {
+  if (stopping_) return;
+  rss_timer_.expires_after(std::chrono::nanoseconds(options_.rss_check_interval_ns));
+  rss_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    CheckRss();
+    ArmRssTimer();
+  });
+}
+
+void Supervisor::CheckRss() {
+  std::set<pid_t> groups;
+  for (const auto& u : units_) {
+    if (u->worker && !u->exited) groups.insert(u->worker->pid());
+  }
+  if (groups.empty()) return;
+  std::map<pid_t, uint64_t> rss = ProcessGroupRss(groups);
+  for (size_t i = 0; i < units_.size(); ++i) {
+    Unit& u = *units_[i];
+    if (!u.worker || u.exited) continue;
+    u.rss_bytes = rss[u.worker->pid()];
+    u.rss_peak_bytes = std::max(u.rss_peak_bytes, u.rss_bytes);
+    uint64_t limit = inputs_[u.input].config.max_rss_bytes;
+    if (limit > 0 && u.rss_bytes > limit) {
+      Recycle(i, "RSS " + Mib(u.rss_bytes) + " over max_rss " + Mib(limit));
+    }
+  }
+}
+
+void Supervisor::Recycle(size_t index, const std::string& why) {
+  Unit& u = *units_[index];
+  if (!u.worker || u.exited || !u.recycling.empty() || stopping_) return;
+  u.recycling = why;
+  u.last_recycle = why;
+  u.state = "recycling";
+  pid_t pid = u.worker->pid();
+  std::string text = "input '" + u.label + "': worker pid " + std::to_string(pid) +
+                     " recycled: " + why + "; SIGTERM to its process group, SIGKILL in " +
+                     Seconds(options_.kill_after_term_ns);
   LOG_ERROR("{}", text);
   CliLog(spdlog::level::err, text);
-  in.worker->SignalGroup(SIGKILL);  // reaped via SIGCHLD, then restarted with backoff
+  u.worker->SignalGroup(SIGTERM);
+  u.kill_timer->expires_after(std::chrono::nanoseconds(options_.kill_after_term_ns));
+  u.kill_timer->async_wait([this, index, pid](const boost::system::error_code& ec) {
+    Unit& u = *units_[index];
+    if (ec || !u.worker || u.exited || u.worker->pid() != pid) return;
+    LOG_WARN("input '{}': worker pid {} still there {} after SIGTERM; SIGKILL", u.label, pid,
+             Seconds(options_.kill_after_term_ns));
+    u.worker->SignalGroup(SIGKILL);
+  });
+}
+
+void Supervisor::KillBrokenWorker(size_t index, const std::string& why) {
+  Unit& u = *units_[index];
+  if (!u.worker || u.exited || stopping_) return;
+  std::string text = "input '" + u.label + "': worker pid " + std::to_string(u.worker->pid()) +
+                     " " + why + "; killing it";
+  LOG_ERROR("{}", text);
+  CliLog(spdlog::level::err, text);
+  u.worker->SignalGroup(SIGKILL);  // reaped via SIGCHLD, then restarted with backoff
 }
 
 void Supervisor::Stop(std::function<void()> done) {
   stopping_ = true;
   stop_done_ = std::move(done);
   timer_.cancel();
-  for (auto& in : inputs_) {
-    in->restart_timer->cancel();
-    in->hello_timer->cancel();
-    if (in->worker && !in->exited) {
-      in->worker->CloseStdin();
-      in->worker->SignalGroup(SIGTERM);
-    } else if (in->state != "idle") {
-      in->state = "stopped";
+  rss_timer_.cancel();
+  for (auto& u : units_) {
+    u->restart_timer->cancel();
+    u->hello_timer->cancel();
+    if (u->worker && !u->exited) {
+      // In-flight runs finish (their writes are still answered); the worker then exits.
+      u->worker->Send("{\"t\":\"stop\"}");
+    } else if (u->state != "idle") {
+      u->state = "stopped";
     }
   }
-  kill_timer_.expires_after(std::chrono::nanoseconds(options_.stop_grace_ns));
-  kill_timer_.async_wait([this](const boost::system::error_code& ec) {
+  stop_timer_.expires_after(std::chrono::nanoseconds(options_.stop_grace_ns));
+  stop_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    for (auto& in : inputs_) {
-      if (in->worker && !in->exited) {
-        LOG_WARN("input '{}': worker pid {} still running after {}; SIGKILL", in->config.name,
-                 in->worker->pid(), Seconds(options_.stop_grace_ns));
-        in->worker->SignalGroup(SIGKILL);
+    for (auto& u : units_) {
+      if (u->worker && !u->exited) {
+        LOG_WARN("input '{}': worker pid {} still running after the {} grace; SIGTERM", u->label,
+                 u->worker->pid(), Seconds(options_.stop_grace_ns));
+        u->worker->SignalGroup(SIGTERM);
       }
     }
+    stop_timer_.expires_after(std::chrono::nanoseconds(options_.kill_after_term_ns));
+    stop_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      KillNow();
+    });
   });
   MaybeFinishStop();
 }
 
 void Supervisor::KillNow() {
-  for (auto& in : inputs_) {
-    if (in->worker && !in->exited) in->worker->SignalGroup(SIGKILL);
+  for (auto& u : units_) {
+    if (u->worker && !u->exited) {
+      LOG_WARN("input '{}': worker pid {}: SIGKILL", u->label, u->worker->pid());
+      u->worker->SignalGroup(SIGKILL);
+    }
   }
 }
 
 void Supervisor::MaybeFinishStop() {
   if (!stopping_ || !stop_done_) return;
-  for (auto& in : inputs_) {
-    if (in->worker) return;
+  for (auto& u : units_) {
+    if (u->worker) return;
   }
-  kill_timer_.cancel();
+  stop_timer_.cancel();
   auto done = std::move(stop_done_);
   stop_done_ = nullptr;
   asio::post(io_, std::move(done));
@@ -607,15 +988,44 @@ void Supervisor::MaybeFinishStop() {
 
 std::vector<InputStats> Supervisor::Stats() const {
   std::vector<InputStats> out;
-  for (const auto& in : inputs_) {
+  int64_t mono_now = NowNs();
+  int64_t wall_delta = options_.wall_now_ns() - mono_now;
+  for (const Input& in : inputs_) {
     InputStats s;
-    s.name = in->config.name;
-    s.state = in->state;
-    s.pid = in->worker ? in->worker->pid() : -1;
-    s.restarts = in->restarts;
-    s.last_exit = in->last_exit;
-    s.import_errors = in->import_errors;
-    for (const auto& p : in->plugins) s.plugins.push_back(p.stats);
+    s.name = in.config.name;
+    s.file = in.config.file;
+    s.line = in.config.line;
+    s.isolation =
+        in.config.isolation == config::InputConfig::Isolation::kProcess ? "process" : "input";
+    s.problems = in.problems;
+    for (size_t index : in.units) {
+      const Unit& u = *units_[index];
+      WorkerStats w;
+      w.label = u.label;
+      w.state = u.state;
+      w.pid = u.worker ? u.worker->pid() : -1;
+      w.restarts = u.restarts;
+      w.crash_loop = u.unstable_restarts >= options_.crash_loop_restarts;
+      w.last_exit = u.last_exit;
+      w.last_recycle = u.last_recycle;
+      w.rss_bytes = u.rss_bytes;
+      w.rss_peak_bytes = u.rss_peak_bytes;
+      w.started_unix_ns = u.started_unix_ns;
+      w.import_errors = u.import_errors;
+      s.workers.push_back(std::move(w));
+      for (const Plugin& p : u.plugins) {
+        PluginStats ps = p.stats;
+        if (p.registered) {
+          if (const Scheduler::Entry* e = scheduler_.Get(p.sched_id)) {
+            ps.skipped += e->skipped;
+            ps.next_run_unix_ns = e->next_due_ns + wall_delta;
+          }
+        }
+        ps.duration_s = p.durations.Get();
+        ps.lateness_ms = p.lateness.Get();
+        s.plugins.push_back(std::move(ps));
+      }
+    }
     out.push_back(std::move(s));
   }
   return out;

@@ -1,5 +1,8 @@
-// The supervisor: one Python worker per [[inputs.pythond]], the scheduler that tells each
-// worker when to run which plugin, and restarts with backoff when a worker dies.
+// The supervisor: the Python workers of every [[inputs.pythond]] (one per input, or one per
+// plugin with isolation = "process"), the scheduler that tells each worker when to run which
+// plugin, per-run timeouts (reported with the stuck thread's stack; a run stuck long enough gets
+// its worker recycled), RSS limits, and restarts with backoff when a worker dies.
+// docs/RUNNER.md describes the policy; docs/WORKER_PROTOCOL.md the messages.
 //
 // Event-loop thread only. Lifecycle: Start() → (events from workers, timers, OnChildExit from
 // the agent's SIGCHLD handler) → Stop(done) → done() once every worker has been reaped.
@@ -11,16 +14,21 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include <simdjson.h>
 #include <spdlog/logger.h>
 
+#include "common/rate_limiter.h"
 #include "config/config.h"
 #include "runner/discovery.h"
 #include "runner/output_lines.h"
@@ -29,44 +37,103 @@
 
 namespace pythond::runner {
 
+// A request a script sent to the agent's API through its worker's pipe (the SDK's transport
+// inside a worker): handled exactly like the same HTTP request.
+struct PipeRequest {
+  std::string_view target;         // "/v1/write/metric?input=x"
+  std::string_view content_type;   // "text/plain; charset=utf-8"
+  std::string_view plugin_header;  // X-Pythond-Plugin: "<input>/<plugin>", percent-encoded
+  std::string_view body;
+};
+struct PipeAnswer {
+  int status = 200;
+  std::string body;
+};
+
 struct SupervisorOptions {
   std::filesystem::path root;
   std::filesystem::path python_dir;    // holds pythond_worker.py and datakit_framework.py
-  std::string http_addr;               // what the SDK reports to (PYTHOND_HTTP_ADDR)
+  std::string http_addr;               // what the SDK reports to over HTTP (PYTHOND_HTTP_ADDR)
   std::filesystem::path seed_log_dir;  // PYTHOND_SEED_LOG_DIR for the SDK's log
+  // Stop and recycle: in-flight runs get this long to finish, then SIGTERM to the worker's
+  // process group, then SIGKILL kill_after_term_ns later.
   int64_t stop_grace_ns = 5'000'000'000;
+  int64_t kill_after_term_ns = 2'000'000'000;
   int64_t restart_backoff_min_ns = 1'000'000'000;
   int64_t restart_backoff_max_ns = 60'000'000'000;
   int64_t stable_after_ns = 60'000'000'000;   // a worker up this long resets the backoff
   int64_t start_timeout_ns = 60'000'000'000;  // spawn → hello; longer = stuck in an import
-  double output_lines_per_s = 100;            // per worker, into the agent log
+  int64_t rss_check_interval_ns = 5'000'000'000;
+  // First slots spread over min(interval, this) after start (Scheduler::StableOffset).
+  int64_t spread_ns = 10'000'000'000;
+  int crash_loop_restarts = 5;      // this many restarts without a stable run = a crash loop
+  double output_lines_per_s = 100;  // per worker, into the agent log
   double output_burst = 500;
   std::shared_ptr<spdlog::logger> cli_log;  // the seed's _datakit_pythond_cli.log; may be null
   std::function<std::vector<std::string>()> base_env;  // the agent's environment
+  // Requests scripts send through the worker pipe; null: answered 503.
+  std::function<PipeAnswer(const PipeRequest&)> on_pipe_request;
+  std::function<int64_t()> wall_now_ns;  // for the unix times in stats; default system_clock
 };
 
-// What a plugin has done, for logs and (later) /v1/stats.
+// Percentiles over the last runs (a bounded window).
+struct Percentiles {
+  double p50 = 0, p99 = 0, max = 0;
+};
+
+struct ModuleError {
+  std::string module, file, error, traceback;
+};
+
+// What a plugin has done, for logs and /v1/stats.
 struct PluginStats {
   std::string name;    // the class's `name`, or the class name
   std::string module;  // "test", "sub.file"
   std::string class_name;
+  std::string file;
+  // "starting", "running" (scheduled; last run fine), "failing" (last run failed),
+  // "timed_out" (a run is past its timeout now), "restarting" (its worker is), "stopped".
+  std::string state = "starting";
+  std::string worker;  // label of the worker running it: "<input>" or "<input>/<plugin>"
   double interval_s = 10;
+  double timeout_s = 10;
+  double offset_s = 0;  // its slot inside the interval
   uint64_t runs = 0;
   uint64_t failures = 0;
-  uint64_t timeouts = 0;  // runs still going after their timeout (reported once per run)
+  uint64_t timeouts = 0;  // runs still going after their timeout (each counted once)
   uint64_t skipped = 0;   // slots not run because the previous run was still going
   double last_duration_s = 0;
-  std::string last_error;  // "ValueError: ..." of the last failed run
-  std::string last_traceback;
+  Percentiles duration_s;        // over the last runs
+  Percentiles lateness_ms;       // run start minus its slot, over the last runs
+  int64_t last_run_unix_ns = 0;  // start of the last run
+  int64_t next_run_unix_ns = 0;  // 0: not scheduled
+  std::string last_error;        // "ValueError: ..." of the last failed or stuck run
+  std::string last_traceback;    // its traceback, or the stuck thread's stack
+  int64_t last_error_unix_ns = 0;
+  std::vector<std::string> warnings;  // interval/timeout attribute problems
+};
+
+struct WorkerStats {
+  std::string label;  // "<input>" or "<input>/<plugin>"
+  std::string state;  // "starting", "running", "restarting", "recycling", "idle", "stopped"
+  pid_t pid = -1;
+  uint64_t restarts = 0;
+  bool crash_loop = false;   // restarted crash_loop_restarts times without a stable run
+  std::string last_exit;     // "exited with status 1", "killed by signal 11 (SIGSEGV)"
+  std::string last_recycle;  // why it was last recycled
+  uint64_t rss_bytes = 0;    // its process group, at the last check
+  uint64_t rss_peak_bytes = 0;
+  int64_t started_unix_ns = 0;
+  std::vector<ModuleError> import_errors;
 };
 
 struct InputStats {
   std::string name;
-  std::string state;  // "starting", "running", "restarting", "idle", "stopped"
-  pid_t pid = -1;
-  uint64_t restarts = 0;
-  std::string last_exit;  // "exited with status 1", "killed by SIGSEGV"
-  std::vector<std::string> import_errors;
+  std::string file;
+  int line = 0;
+  std::string isolation;              // "input" or "process"
+  std::vector<std::string> problems;  // script discovery problems
+  std::vector<WorkerStats> workers;
   std::vector<PluginStats> plugins;
 };
 
@@ -76,10 +143,11 @@ class Supervisor {
              std::vector<config::InputConfig> inputs);
   ~Supervisor();
 
-  // Discovers each input's scripts and starts its worker.
+  // Discovers each input's scripts and starts its worker(s).
   void Start();
-  // Stops scheduling, SIGTERMs every worker's process group, SIGKILLs what is left after the
-  // grace period, and calls `done` once all workers have been reaped.
+  // Stops scheduling, lets in-flight runs finish for stop_grace (their writes are still
+  // answered), then SIGTERMs every worker's process group, SIGKILLs what is left
+  // kill_after_term later, and calls `done` once all workers have been reaped.
   void Stop(std::function<void()> done);
   // During Stop(): SIGKILL every worker group now instead of waiting for the grace period.
   void KillNow();
@@ -91,61 +159,101 @@ class Supervisor {
   const Scheduler& scheduler() const { return scheduler_; }
 
  private:
+  // Bounded window of recent values for percentiles.
+  struct Window {
+    std::deque<double> values;
+    void Add(double v);
+    Percentiles Get() const;
+  };
   struct Plugin {
     int worker_id = -1;  // id in the worker's hello
     Scheduler::Id sched_id = 0;
     PluginStats stats;
+    Window durations, lateness;
     bool registered = false;
     int64_t timeout_ns = 0;
+    int64_t run_started_ns = 0;   // monotonic; 0: not running
     int64_t run_deadline_ns = 0;  // 0: not running, or its timeout was already reported
+    int64_t recycle_deadline_ns = 0;
   };
-  struct Input {
-    config::InputConfig config;
+  struct Unit {  // one worker process
+    size_t input = 0;
+    std::string label;
     std::vector<ScriptModule> modules;
+    // isolation = "process": the (module, class) this worker runs; empty: all it finds.
+    std::vector<std::pair<std::string, std::string>> only;
     std::shared_ptr<WorkerProcess> worker;
     std::string state = "starting";
     int64_t started_ns = 0;
+    int64_t started_unix_ns = 0;
     int64_t backoff_ns = 0;
     uint64_t restarts = 0;
+    int unstable_restarts = 0;  // restarts since the last stable run
     std::string last_exit;
-    std::vector<std::string> import_errors;
+    std::string last_recycle;
+    std::string recycling;  // why it is being recycled now; empty: not
+    std::vector<ModuleError> import_errors;
     std::vector<Plugin> plugins;
     std::map<int, size_t> plugin_by_worker_id;
     std::unique_ptr<boost::asio::steady_timer> restart_timer;
     std::unique_ptr<boost::asio::steady_timer> hello_timer;
     std::unique_ptr<boost::asio::steady_timer> drain_timer;  // exit → last protocol lines
+    std::unique_ptr<boost::asio::steady_timer> kill_timer;   // recycle: TERM → KILL
     bool exited = false;  // reaped; its pipes are being drained before FinishExit
     int exit_status = 0;
     RateLimiter output_limit{100, 500};
     uint64_t suppressed_lines = 0;
     int64_t last_suppressed_report_ns = 0;
+    uint64_t rss_bytes = 0;
+    uint64_t rss_peak_bytes = 0;
+  };
+  struct Input {
+    config::InputConfig config;
+    std::vector<ScriptModule> modules;
+    std::vector<std::string> problems;
+    std::vector<size_t> units;
   };
 
-  void SpawnWorker(size_t index);
-  void ScheduleRestart(size_t index, const std::string& why);
-  void OnMessage(size_t index, std::string_view line);
-  void OnHello(size_t index, std::string_view line);
-  void OnRunDone(size_t index, std::string_view line);
-  void OnOutput(size_t index, std::string_view line, bool is_stderr, size_t truncated);
-  void UnregisterPlugins(Input& in, const std::string& why);
-  void KillBrokenWorker(size_t index, const std::string& why);
-  void FinishExit(size_t index);
-  void ReportTimeouts(int64_t now_ns);
+  size_t AddUnit(size_t input, std::string label, std::vector<ScriptModule> modules,
+                 std::vector<std::pair<std::string, std::string>> only);
+  void SpawnWorker(size_t unit);
+  void ScheduleRestart(size_t unit, const std::string& why);
+  void OnMessage(size_t unit, std::string_view line);
+  void OnHello(size_t unit, simdjson::dom::element doc);
+  void OnRunDone(size_t unit, simdjson::dom::element doc);
+  void OnStack(size_t unit, simdjson::dom::element doc);
+  void OnWrite(size_t unit, simdjson::dom::element doc);
+  void OnOutput(size_t unit, std::string_view line, bool is_stderr, size_t truncated);
+  void RegisterPlugin(size_t unit, Plugin plugin, int64_t now);
+  void UnregisterPlugins(Unit& u, const std::string& why);
+  void SetState(Unit& u, Plugin& p, const std::string& state);
+  void KillBrokenWorker(size_t unit, const std::string& why);
+  void Recycle(size_t unit, const std::string& why);
+  void FinishExit(size_t unit);
+  void CheckDeadlines(int64_t now_ns);
+  void CheckRss();
   void ArmTimer();
+  void ArmRssTimer();
   void OnTimer();
   void MaybeFinishStop();
   int64_t NowNs() const;
+  int64_t UnixNs(int64_t mono_ns) const;
+  std::string PluginLabel(const Unit& u, const Plugin& p) const;
   void CliLog(spdlog::level::level_enum level, const std::string& text);
 
   boost::asio::io_context& io_;
   SupervisorOptions options_;
-  std::vector<std::unique_ptr<Input>> inputs_;
+  std::vector<Input> inputs_;
+  std::vector<std::unique_ptr<Unit>> units_;
   Scheduler scheduler_;
   Scheduler::Id next_sched_id_ = 1;
-  std::map<Scheduler::Id, std::pair<size_t, size_t>> by_sched_id_;  // → (input, plugin)
-  std::set<std::pair<int64_t, Scheduler::Id>> run_deadlines_;       // (deadline, plugin)
+  int64_t start_ns_ = 0;  // monotonic; plugin grids are anchored at start + offset
+  std::map<Scheduler::Id, std::pair<size_t, size_t>> by_sched_id_;  // → (unit, plugin)
+  std::set<std::pair<int64_t, Scheduler::Id>> deadlines_;  // (timeout or recycle time, plugin)
   boost::asio::steady_timer timer_;
-  boost::asio::steady_timer kill_timer_;
+  boost::asio::steady_timer rss_timer_;
+  boost::asio::steady_timer stop_timer_;
+  simdjson::dom::parser parser_;
   bool stopping_ = false;
   std::function<void()> stop_done_;
 };
@@ -158,5 +266,8 @@ double SanitizeInterval(double seconds);
 
 // "exited with status 1", "killed by signal 11 (SIGSEGV)".
 std::string DescribeWaitStatus(int wait_status);
+
+// Resident bytes of each process group in `pgids`, summed over its processes (/proc scan).
+std::map<pid_t, uint64_t> ProcessGroupRss(const std::set<pid_t>& pgids);
 
 }  // namespace pythond::runner

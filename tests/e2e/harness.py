@@ -25,6 +25,8 @@ level = "debug"
 seed_log_dir = "log"
 [runner]
 stop_grace = "3s"
+# First runs within 1 s of the start, whatever the interval (the default spreads them over 10 s).
+spread = "1s"
 """
 
 

@@ -132,12 +132,13 @@ class BadScriptsTest(unittest.TestCase):
 
     def test_class_without_interval_gets_ten_seconds(self):
         wait_for(lambda: self.agent.count("measurement = 'no_interval'") >= 1, 15, "one run")
-        self.assertIn("no-interval(no_interval.NoInterval, every 10.0s)", self.agent.log())
+        self.assertIn("no-interval(no_interval.NoInterval, every 10.0s, timeout 10.0s)", self.agent.log())
 
     def test_chatty_script_is_logged_and_limited(self):
         wait_for(lambda: "output rate limit" in self.agent.log(), 15, "the rate-limit notice")
         log = self.agent.log()
-        self.assertIn("[mixed] " + "x" * 1023, log)
+        # A line a plugin printed is logged under the input and the plugin's name.
+        self.assertIn("[mixed/chatty] " + "x" * 1023, log)
         self.assertIn("more bytes cut", log)
 
     def test_dead_worker_is_restarted_with_backoff(self):

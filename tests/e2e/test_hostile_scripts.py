@@ -197,8 +197,8 @@ class HostileScriptsTest(unittest.TestCase):
         wait_for(lambda: self.agent.count("measurement IN ('nan_interval', 'huge_interval')") >= 2,
                  15, "one run of each")
         log = self.agent.log()
-        self.assertIn("nan(intervals.NanInterval, every 10.0s)", log)
-        self.assertIn("huge(intervals.HugeInterval, every 2592000.0s)", log)
+        self.assertIn("nan(intervals.NanInterval, every 10.0s,", log)
+        self.assertIn("huge(intervals.HugeInterval, every 2592000.0s,", log)
         self.assertEqual(self.agent.count("measurement = 'huge_interval'"), 1)
 
     def test_a_script_named_like_a_stdlib_module_does_not_shadow_it(self):

@@ -1,0 +1,228 @@
+#include "agent/stats_json.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "common/strings.h"
+#include "model/point.h"
+#include "model/point_checks.h"
+
+namespace pythond::agent {
+
+namespace {
+
+// Appends `"key":value` pairs with commas; numbers printed in full precision.
+class Obj {
+ public:
+  explicit Obj(std::string* out) : out_(out) { *out_ += '{'; }
+  Obj& Str(const char* key, std::string_view v) {
+    Key(key);
+    *out_ += JsonQuote(v);
+    return *this;
+  }
+  Obj& Int(const char* key, int64_t v) {
+    Key(key);
+    *out_ += std::to_string(v);
+    return *this;
+  }
+  Obj& Uint(const char* key, uint64_t v) {
+    Key(key);
+    *out_ += std::to_string(v);
+    return *this;
+  }
+  Obj& Num(const char* key, double v) {
+    Key(key);
+    if (!std::isfinite(v)) {
+      *out_ += "null";
+      return *this;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    *out_ += buf;
+    return *this;
+  }
+  Obj& Bool(const char* key, bool v) {
+    Key(key);
+    *out_ += v ? "true" : "false";
+    return *this;
+  }
+  // The value is appended by the caller right after.
+  std::string& Raw(const char* key) {
+    Key(key);
+    return *out_;
+  }
+  void End() { *out_ += '}'; }
+
+ private:
+  void Key(const char* key) {
+    if (!first_) *out_ += ',';
+    first_ = false;
+    *out_ += JsonQuote(key);
+    *out_ += ':';
+  }
+  std::string* out_;
+  bool first_ = true;
+};
+
+void StringArray(std::string& out, const std::vector<std::string>& items) {
+  out += '[';
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += JsonQuote(items[i]);
+  }
+  out += ']';
+}
+
+void PercentilesJson(std::string& out, const runner::Percentiles& p) {
+  Obj o(&out);
+  o.Num("p50", p.p50).Num("p99", p.p99).Num("max", p.max);
+  o.End();
+}
+
+void PluginJson(std::string& out, const runner::PluginStats& p) {
+  Obj o(&out);
+  o.Str("name", p.name).Str("module", p.module).Str("class", p.class_name).Str("file", p.file);
+  o.Str("state", p.state).Str("worker", p.worker);
+  o.Num("interval_s", p.interval_s).Num("timeout_s", p.timeout_s).Num("offset_s", p.offset_s);
+  o.Uint("runs", p.runs).Uint("failures", p.failures).Uint("timeouts", p.timeouts);
+  o.Uint("skipped", p.skipped).Num("last_duration_s", p.last_duration_s);
+  PercentilesJson(o.Raw("duration_s"), p.duration_s);
+  PercentilesJson(o.Raw("lateness_ms"), p.lateness_ms);
+  o.Int("last_run_unix_ns", p.last_run_unix_ns).Int("next_run_unix_ns", p.next_run_unix_ns);
+  o.Str("last_error", p.last_error).Str("last_traceback", p.last_traceback);
+  o.Int("last_error_unix_ns", p.last_error_unix_ns);
+  StringArray(o.Raw("warnings"), p.warnings);
+  o.End();
+}
+
+void WorkerJson(std::string& out, const runner::WorkerStats& w) {
+  Obj o(&out);
+  o.Str("label", w.label).Str("state", w.state).Int("pid", w.pid).Uint("restarts", w.restarts);
+  o.Bool("crash_loop", w.crash_loop).Str("last_exit", w.last_exit);
+  o.Str("last_recycle", w.last_recycle).Uint("rss_bytes", w.rss_bytes);
+  o.Uint("rss_peak_bytes", w.rss_peak_bytes).Int("started_unix_ns", w.started_unix_ns);
+  std::string& errs = o.Raw("import_errors");
+  errs += '[';
+  for (size_t i = 0; i < w.import_errors.size(); ++i) {
+    if (i) errs += ',';
+    Obj e(&errs);
+    e.Str("module", w.import_errors[i].module).Str("file", w.import_errors[i].file);
+    e.Str("error", w.import_errors[i].error).Str("traceback", w.import_errors[i].traceback);
+    e.End();
+  }
+  errs += ']';
+  o.End();
+}
+
+void CategoryCounts(std::string& out, const uint64_t (&points)[model::kCategoryCount]) {
+  Obj o(&out);
+  for (int c = 0; c < model::kCategoryCount; ++c) {
+    std::string name(model::CategoryName(static_cast<model::Category>(c)));
+    o.Uint(name.c_str(), points[c]);
+  }
+  o.End();
+}
+
+}  // namespace
+
+void SelfRss(uint64_t* rss_bytes, uint64_t* peak_bytes) {
+  *rss_bytes = *peak_bytes = 0;
+  FILE* f = std::fopen("/proc/self/status", "re");
+  if (!f) return;
+  char line[256];
+  while (std::fgets(line, sizeof line, f)) {
+    unsigned long long kb = 0;
+    if (std::sscanf(line, "VmRSS: %llu kB", &kb) == 1) *rss_bytes = kb * 1024;
+    if (std::sscanf(line, "VmHWM: %llu kB", &kb) == 1) *peak_bytes = kb * 1024;
+  }
+  std::fclose(f);
+}
+
+std::string StatsJson(const StatsSnapshot& s) {
+  std::string out;
+  out.reserve(4096);
+  Obj root(&out);
+  {
+    uint64_t rss = 0, peak = 0;
+    SelfRss(&rss, &peak);
+    Obj a(&root.Raw("agent"));
+    a.Str("version", s.version).Int("pid", s.pid).Int("now_unix_ns", s.now_unix_ns);
+    a.Int("started_unix_ns", s.started_unix_ns);
+    a.Num("uptime_s", (s.now_unix_ns - s.started_unix_ns) / 1e9);
+    a.Uint("rss_bytes", rss).Uint("rss_peak_bytes", peak);
+    a.End();
+  }
+  std::string& inputs = root.Raw("inputs");
+  inputs += '[';
+  if (s.inputs) {
+    for (size_t i = 0; i < s.inputs->size(); ++i) {
+      const runner::InputStats& in = (*s.inputs)[i];
+      if (i) inputs += ',';
+      Obj o(&inputs);
+      o.Str("name", in.name).Str("file", in.file).Int("line", in.line);
+      o.Str("isolation", in.isolation);
+      StringArray(o.Raw("problems"), in.problems);
+      std::string& workers = o.Raw("workers");
+      workers += '[';
+      for (size_t w = 0; w < in.workers.size(); ++w) {
+        if (w) workers += ',';
+        WorkerJson(workers, in.workers[w]);
+      }
+      workers += ']';
+      std::string& plugins = o.Raw("plugins");
+      plugins += '[';
+      for (size_t p = 0; p < in.plugins.size(); ++p) {
+        if (p) plugins += ',';
+        PluginJson(plugins, in.plugins[p]);
+      }
+      plugins += ']';
+      if (s.api) {
+        auto found = s.api->inputs.find(in.name);
+        if (found != s.api->inputs.end()) {
+          CategoryCounts(o.Raw("points"), found->second.points);
+        }
+      }
+      o.End();
+    }
+  }
+  inputs += ']';
+  if (s.api) {
+    const ingest::ApiStats& a = *s.api;
+    Obj o(&root.Raw("ingest"));
+    o.Uint("requests", a.requests).Uint("write_requests", a.write_requests);
+    o.Uint("bad_requests", a.bad_requests).Uint("busy", a.busy);
+    o.Uint("rate_limited", a.rate_limited).Uint("forbidden", a.forbidden);
+    CategoryCounts(o.Raw("points"), a.points_accepted);
+    std::string& by_input = o.Raw("by_input");
+    Obj bi(&by_input);
+    for (const auto& [name, st] : a.inputs) {
+      Obj x(&bi.Raw(name.c_str()));
+      x.Uint("requests", st.requests).Uint("refused_requests", st.refused_requests);
+      x.Uint("points_refused", st.points_refused);
+      CategoryCounts(x.Raw("points"), st.points);
+      Obj checks(&x.Raw("checks"));
+      for (size_t r = 0; r < model::kCheckReasonCount; ++r) {
+        if (st.checks[r] == 0) continue;
+        std::string reason(model::CheckReasonName(static_cast<model::CheckReason>(r)));
+        checks.Uint(reason.c_str(), st.checks[r]);
+      }
+      checks.End();
+      x.End();
+    }
+    bi.End();
+    o.End();
+  }
+  if (s.store) {
+    Obj o(&root.Raw("store"));
+    o.Uint("rows_written", s.store->rows_written).Uint("transactions", s.store->transactions);
+    o.Uint("write_errors", s.store->write_errors).Uint("rows_expired", s.store->rows_expired);
+    o.Uint("batches_dropped", s.store->batches_dropped);
+    o.Uint("queued_bytes", s.store->queued_bytes).Str("last_error", s.store->last_error);
+    o.End();
+  }
+  root.End();
+  return out;
+}
+
+}  // namespace pythond::agent
