@@ -49,6 +49,7 @@ import logging.handlers
 import math
 import numbers
 import os
+import re
 import sys
 import threading
 import urllib.error
@@ -103,7 +104,19 @@ _MEASUREMENT_SPECIALS = frozenset(", ")
 _KEY_SPECIALS = frozenset(",= ")
 
 
-def _escape_token(text: str, specials: frozenset, what: str) -> str:
+# Tokens that need no escaping are the rule: one regex search (C speed) tells.
+_PLAIN_RE = {
+    _MEASUREMENT_SPECIALS: re.compile(r"[, \\\r\n]"),
+    _KEY_SPECIALS: re.compile(r"[,= \\\r\n]"),
+}
+# Escaped tag keys/values and field keys repeat from report to report: remembered (bounded).
+_TOKEN_CACHE = {}  # type: Dict[Tuple[str, frozenset], str]
+_TOKEN_CACHE_MAX = 8192
+_TOKEN_CACHE_MAX_LEN = 256
+
+
+def _escape_token(text: str, specials: frozenset, what: Optional[str],
+                  tag_key: str = "") -> str:
     """Escapes a measurement, tag key/value or field key.
 
     Characters in ``specials`` get a backslash. A literal backslash is doubled
@@ -111,11 +124,26 @@ def _escape_token(text: str, specials: frozenset, what: str) -> str:
     character, another backslash or the end of the token), so ordinary
     Windows paths pass unchanged.
     """
+    if _PLAIN_RE[specials].search(text) is None:
+        return text
+    if what is None:
+        what = 'value of tag "%s"' % tag_key
+    if len(text) <= _TOKEN_CACHE_MAX_LEN:
+        key = (text, specials)
+        cached = _TOKEN_CACHE.get(key)
+        if cached is None:
+            cached = _escape_token_slow(text, specials, what)
+            if len(_TOKEN_CACHE) >= _TOKEN_CACHE_MAX:
+                _TOKEN_CACHE.clear()
+            _TOKEN_CACHE[key] = cached
+        return cached
+    return _escape_token_slow(text, specials, what)
+
+
+def _escape_token_slow(text: str, specials: frozenset, what: str) -> str:
     if "\n" in text or "\r" in text:
         raise ValueError("%s %r contains a newline, which line protocol cannot carry"
                          % (what, text))
-    if not any(c in specials or c == "\\" for c in text):
-        return text
     out = []
     last = len(text) - 1
     for i, c in enumerate(text):
@@ -139,6 +167,19 @@ def _quote_string(text: str) -> str:
 
 def _encode_field_value(value: Any, key: str, measurement: str) -> Optional[str]:
     """Returns the line protocol form of one field value, None to omit it."""
+    kind = type(value)  # exact built-in types first: no ABC checks on the common path
+    if kind is float:
+        if value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
+            return repr(value)
+    elif kind is int:
+        if _INT64_MIN <= value <= _INT64_MAX:
+            return "%di" % value
+    elif kind is str:
+        if '"' not in value and "\\" not in value:
+            return '"' + value + '"'
+        return _quote_string(value)
+    elif kind is bool:
+        return "true" if value else "false"
     if value is None:
         return None
     if isinstance(value, bool):
@@ -180,6 +221,8 @@ def _encode_time(value: Any, precision: Optional[str], measurement: str) -> Opti
     """Returns the timestamp to write, None for none (the receiver stamps it)."""
     if value is None:
         return None
+    if type(value) is int:
+        return str(value)
     if isinstance(value, bool):
         raise ValueError('time of measurement "%s": a bool is not a timestamp' % measurement)
     if isinstance(value, numbers.Integral):
@@ -236,17 +279,18 @@ def _encode_point(point: Any, index: int, precision: Optional[str]) -> str:
         for key, value in tags.items():
             if value is None:
                 continue
-            value = str(value)
+            if type(value) is not str:
+                value = str(value)
             if value == "":
                 continue  # line protocol cannot carry an empty tag value
-            key = str(key)
+            if type(key) is not str:
+                key = str(key)
             if key == "":
                 raise ValueError('measurement "%s" has a tag with an empty key' % measurement)
             parts.append(",")
             parts.append(_escape_token(key, _KEY_SPECIALS, "tag key"))
             parts.append("=")
-            parts.append(_escape_token(value, _KEY_SPECIALS,
-                                       'value of tag "%s"' % key))
+            parts.append(_escape_token(value, _KEY_SPECIALS, None, key))
 
     fields = point.get("fields")
     if fields is not None and not isinstance(fields, Mapping):
@@ -254,7 +298,8 @@ def _encode_point(point: Any, index: int, precision: Optional[str]) -> str:
                          % (measurement, type(fields).__name__))
     encoded = []
     for key, value in (fields or {}).items():
-        key = str(key)
+        if type(key) is not str:
+            key = str(key)
         text = _encode_field_value(value, key, measurement)
         if text is None:
             continue

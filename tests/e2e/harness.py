@@ -143,6 +143,29 @@ class Agent:
             return e.code, e.read().decode()
 
 
+    def stats(self):
+        """GET /v1/stats as a dict."""
+        status, body = self.http("GET", "/v1/stats")
+        if status != 200:
+            raise AssertionError("GET /v1/stats answered %s: %s" % (status, body))
+        return json.loads(body)
+
+    def plugin(self, input_name, plugin_name):
+        """The /v1/stats entry of one plugin (None when not listed yet)."""
+        for item in self.stats()["inputs"]:
+            if item["name"] == input_name:
+                for p in item["plugins"]:
+                    if p["name"] == plugin_name:
+                        return p
+        return None
+
+    def workers(self, input_name):
+        for item in self.stats()["inputs"]:
+            if item["name"] == input_name:
+                return item["workers"]
+        return []
+
+
 def check_sanitizer_report(text):
     """The AddressSanitizer/UBSan report in `text`, or "" (the sanitizer CI build)."""
     for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
