@@ -261,8 +261,33 @@ def _encode_time(value: Any, precision: Optional[str], measurement: str) -> Opti
                      'such as time.time(), or a datetime)' % (measurement, type(value).__name__))
 
 
+# The encoded ",k=v,..." of a tag set, by its items: tag sets repeat from run to run.
+_TAGS_CACHE = {}  # type: Dict[Tuple[Any, ...], str]
+_TAGS_CACHE_MAX = 4096
+
+
+def _encode_tags(tags: Mapping[Any, Any], measurement: str) -> str:
+    parts = []
+    for key, value in tags.items():
+        if value is None:
+            continue
+        if type(value) is not str:
+            value = str(value)
+        if value == "":
+            continue  # line protocol cannot carry an empty tag value
+        if type(key) is not str:
+            key = str(key)
+        if key == "":
+            raise ValueError('measurement "%s" has a tag with an empty key' % measurement)
+        parts.append(",")
+        parts.append(_escape_token(key, _KEY_SPECIALS, "tag key"))
+        parts.append("=")
+        parts.append(_escape_token(value, _KEY_SPECIALS, None, key))
+    return "".join(parts)
+
+
 def _encode_point(point: Any, index: int, precision: Optional[str]) -> str:
-    if not isinstance(point, Mapping):
+    if type(point) is not dict and not isinstance(point, Mapping):
         raise ValueError("point #%d is a %s, not a dict with measurement, tags and fields"
                          % (index, type(point).__name__))
     measurement = point.get("measurement")
@@ -272,28 +297,31 @@ def _encode_point(point: Any, index: int, precision: Optional[str]) -> str:
     parts = [_escape_token(measurement, _MEASUREMENT_SPECIALS, "measurement")]
 
     tags = point.get("tags")
-    if tags is not None:
-        if not isinstance(tags, Mapping):
+    if tags:
+        if type(tags) is not dict and not isinstance(tags, Mapping):
             raise ValueError('tags of measurement "%s" must be a dict, not %s'
                              % (measurement, type(tags).__name__))
-        for key, value in tags.items():
-            if value is None:
-                continue
-            if type(value) is not str:
-                value = str(value)
-            if value == "":
-                continue  # line protocol cannot carry an empty tag value
-            if type(key) is not str:
-                key = str(key)
-            if key == "":
-                raise ValueError('measurement "%s" has a tag with an empty key' % measurement)
-            parts.append(",")
-            parts.append(_escape_token(key, _KEY_SPECIALS, "tag key"))
-            parts.append("=")
-            parts.append(_escape_token(value, _KEY_SPECIALS, None, key))
+        try:
+            # With the types: 1, 1.0 and True are equal keys but encode differently.
+            key = (tuple(tags.items()), tuple(map(type, tags.values())),
+                   tuple(map(type, tags)))
+            encoded_tags = _TAGS_CACHE.get(key)
+        except TypeError:  # an unhashable tag value: encode it every time
+            key = None
+            encoded_tags = None
+        if encoded_tags is None:
+            encoded_tags = _encode_tags(tags, measurement)
+            if key is not None:
+                if len(_TAGS_CACHE) >= _TAGS_CACHE_MAX:
+                    _TAGS_CACHE.clear()
+                _TAGS_CACHE[key] = encoded_tags
+        parts.append(encoded_tags)
+    elif tags is not None and type(tags) is not dict and not isinstance(tags, Mapping):
+        raise ValueError('tags of measurement "%s" must be a dict, not %s'
+                         % (measurement, type(tags).__name__))
 
     fields = point.get("fields")
-    if fields is not None and not isinstance(fields, Mapping):
+    if fields is not None and type(fields) is not dict and not isinstance(fields, Mapping):
         raise ValueError('fields of measurement "%s" must be a dict, not %s'
                          % (measurement, type(fields).__name__))
     encoded = []

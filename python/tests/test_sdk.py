@@ -278,6 +278,18 @@ class LineProtocolTest(SdkTestCase):
     def test_bool_is_not_an_int(self):
         self.assertEqual(self.body_of({"b": True}), "m b=true\n")
 
+    def test_remembered_tag_sets_keep_their_types_and_escapes(self):
+        # Encoded tag sets and tokens are cached: equal-but-different values must not collide,
+        # and a cached escape must be the same as a fresh one.
+        for _ in range(2):
+            self.assertEqual(self.body_of({"f": 1}, tags={"a": 1}), "m,a=1 f=1i\n")
+            self.assertEqual(self.body_of({"f": 1}, tags={"a": True}), "m,a=True f=1i\n")
+            self.assertEqual(self.body_of({"f": 1}, tags={"a": 1.0}), "m,a=1.0 f=1i\n")
+            self.assertEqual(self.body_of({"f": 1}, tags={"a b": "c,d"}), "m,a\\ b=c\\,d f=1i\n")
+            self.assertEqual(self.body_of({"f": 1}, tags={"l": [1, 2]}), "m,l=[1\\,\\ 2] f=1i\n")
+        with self.assertRaisesRegex(ValueError, 'value of tag "k"'):
+            self.body_of({"f": 1}, tags={"k": "a\nb"})
+
     def test_floats_round_trip(self):
         for value in (0.1, 1e-7, 123456789.123, -0.0, 1e22, 2.5e-300, 1.7976931348623157e308):
             line = self.body_of({"f": value})
