@@ -6,3 +6,5 @@ BUILD_DIR=${BUILD_DIR:-build}
 "$BUILD_DIR/parse_bench"
 "$BUILD_DIR/store_bench"
 PYTHOND="$BUILD_DIR/pythond" bench/ingest/run.sh
+PYTHOND="$BUILD_DIR/pythond" bench/sdk/run.sh
+PYTHOND="$BUILD_DIR/pythond" bench/sched/run.sh

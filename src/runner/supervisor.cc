@@ -81,8 +81,6 @@ std::map<pid_t, uint64_t> ProcessGroupRss(const std::set<pid_t>& pgids) {
 
 namespace {
 
-constexpr size_t kWindow = 1024;  // runs kept for percentiles
-
 std::string Seconds(int64_t ns) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1fs", ns / 1e9);
@@ -141,8 +139,12 @@ std::optional<double> GetNumber(simdjson::dom::element doc, const char* key) {
 }  // namespace
 
 void Supervisor::Window::Add(double v) {
-  values.push_back(v);
-  if (values.size() > kWindow) values.pop_front();
+  if (values.size() < kWindow) {
+    values.push_back(static_cast<float>(v));
+  } else {
+    values[next] = static_cast<float>(v);
+    next = (next + 1) % kWindow;
+  }
 }
 
 Percentiles Supervisor::Window::Get() const {
@@ -613,7 +615,14 @@ void Supervisor::OnRunDone(size_t index, simdjson::dom::element doc) {
   std::snprintf(dur, sizeof dur, "%.3fs", duration);
   bool was_stuck = s.state == "timed_out";
   if (ok) {
-    CliLog(spdlog::level::info, PluginLabel(u, plugin) + " ran ok in " + dur);
+    // Every run at debug level; at info only the first ok run after a start or a failure
+    // (a thousand 1 s plugins would otherwise write a thousand lines a second).
+    if (plugin.log_next_ok) {
+      CliLog(spdlog::level::info, PluginLabel(u, plugin) + " ran ok in " + dur);
+      plugin.log_next_ok = false;
+    } else if (options_.cli_log && options_.cli_log->should_log(spdlog::level::debug)) {
+      CliLog(spdlog::level::debug, PluginLabel(u, plugin) + " ran ok in " + dur);
+    }
     if (was_stuck) {
       LOG_WARN("{} returned after {} (timeout {})", PluginLabel(u, plugin), dur,
                Seconds(plugin.timeout_ns));
@@ -622,6 +631,7 @@ void Supervisor::OnRunDone(size_t index, simdjson::dom::element doc) {
     return;
   }
   ++s.failures;
+  plugin.log_next_ok = true;
   s.last_error = GetString(doc, "error");
   s.last_traceback = GetString(doc, "traceback");
   s.last_error_unix_ns = options_.wall_now_ns();

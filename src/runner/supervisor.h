@@ -159,9 +159,11 @@ class Supervisor {
   const Scheduler& scheduler() const { return scheduler_; }
 
  private:
-  // Bounded window of recent values for percentiles.
+  // The last kWindow values for percentiles (a ring: 1 KiB per window, whatever the runs).
   struct Window {
-    std::deque<double> values;
+    static constexpr size_t kWindow = 256;
+    std::vector<float> values;
+    size_t next = 0;
     void Add(double v);
     Percentiles Get() const;
   };
@@ -175,6 +177,7 @@ class Supervisor {
     int64_t run_started_ns = 0;   // monotonic; 0: not running
     int64_t run_deadline_ns = 0;  // 0: not running, or its timeout was already reported
     int64_t recycle_deadline_ns = 0;
+    bool log_next_ok = true;  // the runner log gets the first ok run after a start/failure
   };
   struct Unit {  // one worker process
     size_t input = 0;
