@@ -72,6 +72,62 @@ TEST(ConfigTest, ErrorsNameFileAndLine) {
   EXPECT_THAT(cfg.status().message(), HasSubstr("bad.conf:3: inputs.pythond.cmd must be a string"));
 }
 
+TEST(ConfigTest, RunnerExtensionsOfAnInput) {
+  testing::TempDir root;
+  root.Write("conf.d/a.conf", R"([[inputs.pythond]]
+name = "a"
+cmd = "python3"
+dirs = ["x"]
+timeout = "30s"
+recycle_stuck_after = 5
+jitter = "2s"
+max_rss = "512MiB"
+isolation = "process"
+[[inputs.pythond]]
+name = "b"
+cmd = "python3"
+dirs = ["x"]
+max_rss = 104857600
+jitter = 0
+)");
+  root.Write("conf.d/agent.conf", "[runner]\nspread = \"1s\"\nrss_check_interval = \"500ms\"\n");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  ASSERT_EQ(cfg->inputs.size(), 2u);
+  const InputConfig& a = cfg->inputs[0];
+  EXPECT_EQ(a.timeout_ns, 30'000'000'000);
+  EXPECT_EQ(a.recycle_stuck_after_ns, 5'000'000'000);
+  EXPECT_EQ(a.jitter_ns, 2'000'000'000);
+  EXPECT_EQ(a.max_rss_bytes, 512ull << 20);
+  EXPECT_EQ(a.isolation, InputConfig::Isolation::kProcess);
+  const InputConfig& b = cfg->inputs[1];
+  EXPECT_EQ(b.max_rss_bytes, 104857600u);
+  EXPECT_EQ(b.jitter_ns, 0);
+  EXPECT_EQ(b.timeout_ns, 0);
+  EXPECT_EQ(b.isolation, InputConfig::Isolation::kInput);
+  EXPECT_EQ(cfg->spread_ns, 1'000'000'000);
+  EXPECT_EQ(cfg->rss_check_interval_ns, 500'000'000);
+  EXPECT_TRUE(cfg->warnings.empty());
+}
+
+TEST(ConfigTest, BadRunnerExtensionsAreErrorsWithTheirLine) {
+  testing::TempDir root;
+  root.Write("conf.d/a.conf", R"([[inputs.pythond]]
+name = "a"
+cmd = "python3"
+dirs = ["x"]
+timeout = "soon"
+max_rss = "lots"
+isolation = "thread"
+)");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_FALSE(cfg.ok());
+  std::string m = cfg.status().message();
+  EXPECT_THAT(m, HasSubstr("a.conf:5: inputs.pythond.timeout must be a positive duration"));
+  EXPECT_THAT(m, HasSubstr("a.conf:6: inputs.pythond.max_rss must be a size like"));
+  EXPECT_THAT(m, HasSubstr("a.conf:7: inputs.pythond.isolation must be \"input\""));
+}
+
 TEST(ConfigTest, MissingRequiredKeysAreEachReported) {
   testing::TempDir root;
   root.Write("conf.d/bad.conf", "[[inputs.pythond]]\nenvs = [\"NOEQUALS\"]\n");

@@ -1,6 +1,7 @@
 #include "runner/scheduler.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace pythond::runner {
 
@@ -67,6 +68,12 @@ std::vector<Scheduler::Id> Scheduler::TakeDue(int64_t now_ns) {
 void Scheduler::Finished(Id id) {
   auto it = entries_.find(id);
   if (it != entries_.end()) it->second.in_flight = false;
+}
+
+uint64_t Scheduler::TakeSkipped(Id id) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return 0;
+  return std::exchange(it->second.skipped, 0);
 }
 
 std::optional<int64_t> Scheduler::NextWake() const {

@@ -41,6 +41,8 @@ class Scheduler {
   std::vector<Id> TakeDue(int64_t now_ns);
   // The run of `id` ended (any outcome).
   void Finished(Id id);
+  // The slots of `id` skipped since the last call (and resets the count).
+  uint64_t TakeSkipped(Id id);
   // The earliest next_due over all plugins, or nullopt when none is scheduled.
   std::optional<int64_t> NextWake() const;
   const Entry* Get(Id id) const;

@@ -35,6 +35,8 @@ TEST(SchedulerTest, NoOverlapSkippedSlotIsCounted) {
   EXPECT_THAT(s.TakeDue(0), ElementsAre(1));
   EXPECT_THAT(s.TakeDue(1 * kSec), IsEmpty());  // still running
   EXPECT_EQ(s.Get(1)->skipped, 1u);
+  EXPECT_EQ(s.TakeSkipped(1), 1u);
+  EXPECT_EQ(s.Get(1)->skipped, 0u);
   s.Finished(1);
   EXPECT_THAT(s.TakeDue(2 * kSec), ElementsAre(1));
   EXPECT_EQ(s.Get(1)->started, 2u);

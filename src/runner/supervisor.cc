@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "common/logging.h"
 #include "common/strings.h"
@@ -605,9 +606,8 @@ void Supervisor::OnRunDone(size_t index, simdjson::dom::element doc) {
   double duration = GetNumber(doc, "duration").value_or(0);
   if (auto lateness = GetNumber(doc, "lateness")) plugin.lateness.Add(*lateness * 1e3);
   PluginStats& s = plugin.stats;
-  s.skipped += entry->skipped;  // slots skipped while this run was going
+  s.skipped += scheduler_.TakeSkipped(plugin.sched_id);  // slots skipped while it ran
   scheduler_.Finished(plugin.sched_id);
-  const_cast<Scheduler::Entry*>(entry)->skipped = 0;
   ++s.runs;
   s.last_duration_s = duration;
   plugin.durations.Add(duration);
