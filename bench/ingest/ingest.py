@@ -9,12 +9,8 @@
   report RESULTS               human table, ratio RESULT lines and the tracked targets
 """
 
-import argparse
-import json
-import math
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +19,10 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(HERE))
+from benchlib import (CLK_TCK, alive, append_result, cpu_ticks_sum, descendants,  # noqa: E402
+                      load_results, ok, print_table, print_targets, quiesce, ratio, run_main,
+                      status_kib, subcommands)
 
 # ---------------------------------------------------------------------------------------------
 # Corpus
@@ -151,70 +150,23 @@ def cmd_corpus(a):
 # ---------------------------------------------------------------------------------------------
 # Process tree accounting (/proc)
 
-def read_stat(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        s = f.read()
-    rest = s[s.rindex(")") + 2:].split()  # rest[0] is field 3 (state)
-    return int(rest[1]), int(rest[11]) + int(rest[12])  # ppid, utime+stime (ticks)
-
-
 def tree_pids(root):
-    children = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                ppid, _ = read_stat(int(d))
-            except (OSError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d))
-    pids, todo = [], [root]
-    while todo and len(pids) < 10000:
-        p = todo.pop()
-        pids.append(p)
-        todo.extend(children.get(p, []))
-    return pids
+    return [root] + descendants(root)
 
 
 def tree_cpu_ticks(root):
-    total = 0
-    for p in tree_pids(root):
-        try:
-            total += read_stat(p)[1]
-        except (OSError, ValueError):
-            pass
-    return total
+    return cpu_ticks_sum(tree_pids(root))
 
 
 def tree_hwm_kib(root):
-    total = 0
-    for p in tree_pids(root):
-        try:
-            with open("/proc/%d/status" % p) as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        total += int(line.split()[1])
-        except (OSError, ValueError):
-            pass
-    return total
+    return sum(status_kib(p, "VmHWM") for p in tree_pids(root))
 
 
-def quiesce(pid, step=0.1, window=5, max_ticks=2, limit=60.0):
-    """Seconds until the server's tree goes quiet: the start of the first `window` steps of
-    `step` s in which it uses at most `max_ticks` of CPU (2 ticks in 0.5 s: <= 4% of a core).
-    Background work left by the load (queued store writes, flushes) thus counts as part of
-    the run, to within `step`. Bounded by `limit`."""
-    start = time.monotonic()
-    samples = [(start, tree_cpu_ticks(pid))]
-    while True:
-        time.sleep(step)
-        samples.append((time.monotonic(), tree_cpu_ticks(pid)))
-        if len(samples) > window:
-            t0, c0 = samples[-1 - window]
-            if samples[-1][1] - c0 <= max_ticks:
-                return t0 - start
-        if samples[-1][0] - start > limit:
-            print("WARN: pid %d still busy after %.0f s" % (pid, limit), file=sys.stderr)
-            return samples[-1][0] - start
+def quiesce_tree(pid):
+    """Seconds until the server's tree goes quiet (see benchlib.quiesce). Background work left
+    by the load (queued store writes, flushes) thus counts as part of the run, to within 0.1 s.
+    Bounded by 60 s."""
+    return quiesce(lambda: tree_cpu_ticks(pid), "pid %d" % pid)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,14 +177,6 @@ def cmd_port(a):
     s.bind(("127.0.0.1", 0))
     print(s.getsockname()[1])
     s.close()
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ")[-1][0] != "Z"
-    except OSError:
-        return False
 
 
 def cmd_ready(a):
@@ -274,10 +218,10 @@ def cmd_measure(a):
         w = run_wrk(a.url, a.body, a.warmup)
         if w["requests"] == 0 or w["non2xx"] == w["requests"]:
             sys.exit("%s: warm-up got no 2xx answer (%s)" % (a.name, w))
-    quiesce(a.pid)
+    quiesce_tree(a.pid)
     c0 = tree_cpu_ticks(a.pid)
     w = run_wrk(a.url, a.body, a.seconds)
-    drain = quiesce(a.pid)
+    drain = quiesce_tree(a.pid)
     c1 = tree_cpu_ticks(a.pid)
     hwm = tree_hwm_kib(a.pid)
     if not alive(a.pid):
@@ -303,30 +247,19 @@ def cmd_measure(a):
     if rec["non2xx"] or rec["socket_errors"]:
         print("WARN: %s body_lines=%d: %d non-2xx answers, %d socket errors (of %d requests)" %
               (a.name, lines, rec["non2xx"], rec["socket_errors"], rec["requests"]), flush=True)
-    with open(a.results, "a") as f:
-        f.write(json.dumps(rec) + "\n")
-
-
-def ratio(x, y):
-    return x / y if y and not math.isnan(y) and not math.isnan(x) else float("nan")
+    append_result(a.results, rec)
 
 
 def cmd_report(a):
-    recs = []
-    with open(a.results) as f:
-        recs = [json.loads(l) for l in f if l.strip()]
+    recs = load_results(a.results)
     by = {(r["server"], r["body_lines"]): r for r in recs}
-    print()
     hdr = "%-16s %6s %12s %9s %9s %7s %7s %7s %8s %8s" % (
         "server", "lines", "points/s", "cpu_us/pt", "cores", "rss_MiB", "drain_s", "non2xx",
         "p50_ms", "p99_ms")
-    print(hdr)
-    print("-" * len(hdr))
-    for r in recs:
-        print("%-16s %6d %12.0f %9.3f %9.2f %7.1f %7.2f %7d %8.2f %8.2f" % (
-            r["server"], r["body_lines"], r["points_per_s"], r["cpu_us_per_point"],
-            r["cpu_cores"], r["peak_rss_mib"], r["drain_s"], r["non2xx"] + r["socket_errors"],
-            r["lat_p50_ms"], r["lat_p99_ms"]))
+    print_table(hdr, ["%-16s %6d %12.0f %9.3f %9.2f %7.1f %7.2f %7d %8.2f %8.2f" % (
+        r["server"], r["body_lines"], r["points_per_s"], r["cpu_us_per_point"],
+        r["cpu_cores"], r["peak_rss_mib"], r["drain_s"], r["non2xx"] + r["socket_errors"],
+        r["lat_p50_ms"], r["lat_p99_ms"]) for r in recs])
     print()
     targets = []
     for lines in sorted({r["body_lines"] for r in recs}):
@@ -339,32 +272,26 @@ def cmd_report(a):
                   "points=%.2f cpu=%.2f" % (lines, rp, rc))
             targets.append("body_lines=%d pythond/VM points/s %.2f (target >= 2): %s; "
                            "CPU/pt %.2f (target <= 0.33): %s" %
-                           (lines, rp, "ok" if rp >= 2 else "MISS",
-                            rc, "ok" if rc <= 1 / 3 else "MISS"))
+                           (lines, rp, ok(rp >= 2), rc, ok(rc <= 1 / 3)))
         if d and ng:
             rd = ratio(d["points_per_s"], ng["points_per_s"])
             print("RESULT bench=ingest ratio=pythond_dry_vs_nginx body_lines=%d points=%.2f" %
                   (lines, rd))
             targets.append("body_lines=%d pythond dry/nginx points/s %.2f (target >= 0.25): %s" %
-                           (lines, rd, "ok" if rd >= 0.25 else "MISS"))
+                           (lines, rd, ok(rd >= 0.25)))
         for name in ("pythond", "pythond_dry"):
             r = by.get((name, lines))
             if r:
                 targets.append("body_lines=%d %s peak RSS %.1f MiB (target <= 64): %s" %
-                               (lines, name, r["peak_rss_mib"],
-                                "ok" if r["peak_rss_mib"] <= 64 else "MISS"))
-    if targets:
-        print("\ntargets:")
-        for t in targets:
-            print("  " + t)
+                               (lines, name, r["peak_rss_mib"], ok(r["peak_rss_mib"] <= 64)))
+    print_targets(targets)
     print("\nnotes: points/s = 2xx requests x lines / (wrk time + drain, the time the server "
           "kept\nworking after the load); CPU and RSS (VmHWM) are summed over the server's "
           "process tree;\nnginx answers 204 from `return` and discards (reads, drops) the body.")
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap, sub = subcommands()
     p = sub.add_parser("corpus")
     p.add_argument("dir")
     p.add_argument("--seed", type=int, default=20240101)
@@ -385,13 +312,7 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--results", required=True)
     p.set_defaults(fn=cmd_measure)
-    p = sub.add_parser("report")
-    p.add_argument("results")
-    p.set_defaults(fn=cmd_report)
-    a = ap.parse_args()
-    # On TERM unwind normally: subprocess.run then kills a running wrk.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    a.fn(a)
+    run_main(ap, sub, cmd_report)
 
 
 if __name__ == "__main__":

@@ -22,64 +22,18 @@ SERVERS=${BENCH_SERVERS:-nginx pythond_dry pythond victoriametrics influxdb}
 PYTHOND=${PYTHOND:-$REPO/${BUILD_DIR:-build}/pythond}
 SEED=${BENCH_SEED:-20240101}
 HELPER=(python3 "$HERE/ingest.py")
+TAG=ingest
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "$HERE/../lib.sh"
 
-# --- Install the other servers and wrk when missing (idempotent; Debian 12 package names). ---
-PKGS=(victoria-metrics influxdb nginx-light wrk)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "ingest: installing ${missing[*]}" >&2
-  SUDO=()
-  [[ $(id -u) -ne 0 ]] && SUDO=(sudo)
-  "${SUDO[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
-    "${PKGS[@]}"
-fi
-for b in wrk /usr/sbin/nginx /usr/bin/victoria-metrics /usr/bin/influxd curl python3; do
-  command -v "$b" >/dev/null || { echo "ingest: $b not found" >&2; exit 1; }
-done
-[[ -x $PYTHOND ]] || { echo "ingest: no pythond binary at $PYTHOND" >&2; exit 1; }
+# --- Install the other servers and wrk when missing. ---
+install_pkgs victoria-metrics influxdb nginx-light wrk
+require_cmds wrk /usr/sbin/nginx /usr/bin/victoria-metrics /usr/bin/influxd curl python3
+[[ -x $PYTHOND ]] || die "no pythond binary at $PYTHOND"
 
-# --- Temp dir, process bookkeeping, cleanup. ---
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/pythond-ingest.XXXXXX")
+# --- Temp dir, process bookkeeping, cleanup (bench/lib.sh). ---
+bench_tmpdir
 chmod 755 "$TMP"  # nginx workers may run as nobody
-CURRENT_PID=  # the one server running now (servers run one at a time)
-HELPER_PID=   # the helper (and its wrk) running now
-cleanup() {
-  [[ -n $HELPER_PID ]] && stop_pid "$HELPER_PID"
-  [[ -n $CURRENT_PID ]] && stop_pid "$CURRENT_PID"
-  if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "ingest: kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-stop_pid() {  # TERM, wait up to 30 s, then KILL; every loop bounded
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    # Reap it if it is our child (zombies answer kill -0).
-    if [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]]; then break; fi
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]; then
-    echo "ingest: pid $pid ignored TERM for 30 s; killing" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-trap cleanup EXIT
-# Helpers run in the background and are waited for, so that INT/TERM reach the trap at once
-# (bash defers traps while a foreground child runs).
-helper_wait() {
-  local rc=0
-  "${HELPER[@]}" "$@" &
-  HELPER_PID=$!
-  wait "$HELPER_PID" || rc=$?
-  HELPER_PID=
-  return "$rc"
-}
-trap 'exit 130' INT TERM
 
 # A private copy: others may rebuild build/pythond while this runs.
 cp "$PYTHOND" "$TMP/pythond"
@@ -210,7 +164,7 @@ run_one() {  # SERVER LINES
   rm -rf "$dir"  # stores can be large; keep the temp dir small
 }
 
-echo "ingest: ${SECONDS_RUN}s per run after ${WARMUP}s warm-up, wrk -t2 -c4, $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg)" >&2
+echo "ingest: ${SECONDS_RUN}s per run after ${WARMUP}s warm-up, wrk -t2 -c4, $(machine_load)" >&2
 for name in $SERVERS; do
   for lines in 1000 5000; do
     run_one "$name" "$lines"

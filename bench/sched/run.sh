@@ -31,62 +31,29 @@ READ_THREADS=${BENCH_SCHED_READ_THREADS:-5}
 if [[ -x /usr/bin/python3 ]]; then DEFAULT_PY=/usr/bin/python3; else DEFAULT_PY=python3; fi
 WORKER_PY=${BENCH_SCHED_PYTHON:-$DEFAULT_PY}
 HELPER=(python3 "$HERE/schedbench.py")
+TAG=sched
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "$HERE/../lib.sh"
 
-# --- Install collectd when missing (idempotent; Debian 12 package names). python.so links
-# libpython3.11, which collectd-core only suggests. ---
+# --- Install collectd when missing. python.so links libpython3.11, which collectd-core only
+# suggests. ---
 PKGS=()
 [[ " $SERVERS " == *" collectd "* ]] && PKGS+=(collectd-core libpython3.11)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "sched: installing ${missing[*]}" >&2
-  SUDO=()
-  [[ $(id -u) -ne 0 ]] && SUDO=(sudo)
-  "${SUDO[@]}" apt-get update -qq
-  # policy-rc.d (containers) or systemd may start the packaged service: ours runs its own.
-  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
-    "${PKGS[@]}"
-fi
-command -v python3 >/dev/null || { echo "sched: python3 not found" >&2; exit 1; }
+install_pkgs "${PKGS[@]}"
+require_cmds python3
 if [[ " $SERVERS " == *" collectd "* ]]; then
   [[ -x /usr/sbin/collectd && -f /usr/lib/collectd/python.so ]] ||
-    { echo "sched: collectd or its python plugin not found" >&2; exit 1; }
+    die "collectd or its python plugin not found"
 fi
 if [[ " $SERVERS " == *" pythond "* ]]; then
-  [[ -x $PYTHOND ]] || { echo "sched: no pythond binary at $PYTHOND" >&2; exit 1; }
+  [[ -x $PYTHOND ]] || die "no pythond binary at $PYTHOND"
 fi
 
-# --- Temp dir, process bookkeeping, cleanup. ---
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/pythond-sched.XXXXXX")
-CURRENT_PID=   # the one server running now (servers run one at a time)
-CURRENT_KIND=
-HELPER_PID=    # the helper running now
-cleanup() {
-  [[ -n $HELPER_PID ]] && stop_pid "$HELPER_PID"
-  [[ -n $CURRENT_PID ]] && stop_server "$CURRENT_PID" "$CURRENT_KIND"
-  if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "sched: kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-is_zombie() { [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == Z ]]; }
-stop_pid() {  # TERM, wait up to 30 s, then KILL; every loop bounded
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    is_zombie "$pid" && break  # our child, exited: reaped below
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null && ! is_zombie "$pid"; then
-    echo "sched: pid $pid ignored TERM for 30 s; killing" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-      if ! kill -0 "$pid" 2>/dev/null || is_zombie "$pid"; then break; fi
-      sleep 0.1
-    done
-  fi
-  wait "$pid" 2>/dev/null || true  # reaps it if it is our child
+# --- Temp dir, process bookkeeping, cleanup (bench/lib.sh). ---
+bench_tmpdir
+CURRENT_KIND=  # the kind of CURRENT_PID: pythond or collectd
+stop_current() {  # for cleanup
+  stop_server "$CURRENT_PID" "$CURRENT_KIND"
 }
 stop_server() {  # PID KIND: the server, then any of its pythond workers left behind
   local pid=$1 kind=$2 kids=() k
@@ -102,18 +69,6 @@ stop_server() {  # PID KIND: the server, then any of its pythond workers left be
     fi
   done
 }
-trap cleanup EXIT
-# Helpers run in the background and are waited for, so that INT/TERM reach the trap at once
-# (bash defers traps while a foreground child runs).
-helper_wait() {
-  local rc=0
-  "${HELPER[@]}" "$@" &
-  HELPER_PID=$!
-  wait "$HELPER_PID" || rc=$?
-  HELPER_PID=
-  return "$rc"
-}
-trap 'exit 130' INT TERM
 
 # A private copy of the binary and of the Python it runs (found at <exe>/../python): others
 # may rebuild build/pythond or edit python/ while this runs.
@@ -199,7 +154,7 @@ run_one() {  # SERVER N
 }
 
 echo "sched: N in ($NS), ${SECONDS_RUN}s window after ${WARMUP}s warm-up, servers: $SERVERS;" \
-  "$(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg)" >&2
+  "$(machine_load)" >&2
 if [[ " $SERVERS " == *" collectd "* ]]; then
   echo "sched: collectd $(/usr/sbin/collectd -h 2>&1 | sed -n 's/^collectd \([0-9][0-9.]*[0-9]\).*/\1/p' | head -n 1)" \
     "with ReadThreads $READ_THREADS and no write plugin: values are dispatched to an empty" \

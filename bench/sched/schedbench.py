@@ -23,12 +23,15 @@ import argparse
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 import time
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchlib import (CLK_TCK, alive, append_result, descendants, load_results,  # noqa: E402
+                      ok, print_table, print_targets, ratio, run_main, stat_fields, status_kib,
+                      subcommands)
+
 INTERVAL = 1.0
 POINTS_PER_RUN = 10
 
@@ -139,48 +142,10 @@ LoadPlugin python
 
 def read_stat(pid):
     """(ppid, utime+stime, cutime+cstime) in ticks; state 'Z' raises ProcessLookupError."""
-    with open("/proc/%d/stat" % pid) as f:
-        s = f.read()
-    rest = s[s.rindex(")") + 2:].split()  # rest[0] is field 3 (state)
+    rest = stat_fields(pid)  # rest[0] is field 3 (state)
     if rest[0] in ("Z", "X"):
         raise ProcessLookupError(pid)
     return int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[13]) + int(rest[14])
-
-
-def descendants(root):
-    children = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                ppid = read_stat(int(d))[0]
-            except (OSError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d))
-    out, todo = [], list(children.get(root, []))
-    while todo and len(out) < 10000:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, []))
-    return out
-
-
-def status_kib(pid, key):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def alive(pid):
-    try:
-        read_stat(pid)
-        return True
-    except (OSError, ValueError):
-        return False
 
 
 def cpu_sample(pid, with_children):
@@ -262,7 +227,8 @@ def percentile(sorted_values, q):
 
 def cmd_descendants(a):
     for p in descendants(a.pid):
-        print(p)
+        if alive(p):  # not a zombie
+            print(p)
 
 
 def cmd_wait_runs(a):
@@ -406,37 +372,21 @@ def cmd_measure(a):
             if stored == 0 or stored < 0.95 * expected - a.n * POINTS_PER_RUN:
                 print("WARNING: %s n=%d: only %d of about %d points are in the store" %
                       (a.name, a.n, stored, expected), flush=True)
-    with open(a.results, "a") as f:
-        f.write(json.dumps(rec) + "\n")
-
-
-def ratio(x, y):
-    if x is None or y is None or math.isnan(x) or math.isnan(y) or y == 0:
-        return float("nan")
-    return x / y
-
-
-def ok(cond):
-    return "ok" if cond else "MISS"
+    append_result(a.results, rec)
 
 
 def cmd_report(a):
-    with open(a.results) as f:
-        recs = [json.loads(line) for line in f if line.strip()]
+    recs = load_results(a.results)
     by = {(r["server"], r["n"]): r for r in recs}
-    print()
     hdr = "%-9s %5s %8s %6s %7s %7s %8s %8s %9s %10s %7s %7s %7s %7s" % (
         "server", "n", "runs/s", "missed", "p50_ms", "p99_ms", "max_ms", "agent_s",
         "workers_s", "cpu_ms/run", "rss_MiB", "hwm_MiB", "wrk_MiB", "stored")
-    print(hdr)
-    print("-" * len(hdr))
-    for r in recs:
-        stored = r.get("stored_points")
-        print("%-9s %5d %8.1f %6d %7.2f %7.2f %8.2f %8.2f %9.2f %10.3f %7.1f %7.1f %7.1f %7s" % (
+    print_table(hdr, [
+        "%-9s %5d %8.1f %6d %7.2f %7.2f %8.2f %8.2f %9.2f %10.3f %7.1f %7.1f %7.1f %7s" % (
             r["server"], r["n"], r["runs_per_s"], r["missed_slots"], r["lateness_p50_ms"],
             r["lateness_p99_ms"], r["lateness_max_ms"], r["agent_cpu_s"], r["workers_cpu_s"],
             r["cpu_ms_per_run"], r["agent_rss_mib"], r["agent_hwm_mib"], r["workers_rss_mib"],
-            "-" if stored is None else stored))
+            "-" if r.get("stored_points") is None else r["stored_points"]) for r in recs])
     print()
     targets = []
     for n in sorted({r["n"] for r in recs}):
@@ -464,10 +414,7 @@ def cmd_report(a):
             targets.append("n=%d pythond CPU per run %.3f ms vs collectd %.3f ms (target <= "
                            "collectd's): %s" % (n, p["cpu_ms_per_run"], c["cpu_ms_per_run"],
                                                 ok(p["cpu_ms_per_run"] <= c["cpu_ms_per_run"])))
-    if targets:
-        print("\ntargets:")
-        for t in targets:
-            print("  " + t)
+    print_targets(targets)
     print("\nnotes: lateness = run start (time.time() in the script) minus its slot on the "
           "plugin's\nbest-case fixed-rate grid (anchored as early as its runs allow: a constant "
           "offset is\nfree, jitter and drift are not); missed = slots without a run between a "
@@ -479,8 +426,7 @@ def cmd_report(a):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap, sub = subcommands()
     p = sub.add_parser("gen-pythond")
     p.add_argument("root")
     p.add_argument("n", type=int)
@@ -493,19 +439,16 @@ def main():
     p.add_argument("records")
     p.add_argument("--read-threads", type=int, default=5)
     p.set_defaults(fn=cmd_gen_collectd)
-    p = sub.add_parser("wait-runs")
-    p.add_argument("--name", required=True)
-    p.add_argument("--pid", type=int, required=True)
-    p.add_argument("--records", required=True)
-    p.add_argument("--n", type=int, required=True)
+    server = argparse.ArgumentParser(add_help=False)  # what wait-runs and measure both take
+    server.add_argument("--name", required=True)
+    server.add_argument("--pid", type=int, required=True)
+    server.add_argument("--records", required=True)
+    server.add_argument("--n", type=int, required=True)
+    p = sub.add_parser("wait-runs", parents=[server])
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--run-json", default="")
     p.set_defaults(fn=cmd_wait_runs)
-    p = sub.add_parser("measure")
-    p.add_argument("--name", required=True)
-    p.add_argument("--pid", type=int, required=True)
-    p.add_argument("--records", required=True)
-    p.add_argument("--n", type=int, required=True)
+    p = sub.add_parser("measure", parents=[server])
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--warmup", type=float, default=10)
     p.add_argument("--results", required=True)
@@ -515,13 +458,7 @@ def main():
     p = sub.add_parser("descendants")
     p.add_argument("pid", type=int)
     p.set_defaults(fn=cmd_descendants)
-    p = sub.add_parser("report")
-    p.add_argument("results")
-    p.set_defaults(fn=cmd_report)
-    a = ap.parse_args()
-    # On TERM unwind normally: subprocess.run then kills a running query.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    a.fn(a)
+    run_main(ap, sub, cmd_report)
 
 
 if __name__ == "__main__":

@@ -22,49 +22,17 @@ MODES=${BENCH_SDK_MODES:-default http}
 PYTHOND=${PYTHOND:-$REPO/${BUILD_DIR:-build}/pythond}
 PYTHON_DIR=${BENCH_SDK_PYTHON_DIR:-$REPO/python}
 HELPER=(python3 "$HERE/sdk.py")
+TAG=sdk
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "$HERE/../lib.sh"
 
-command -v python3 >/dev/null || { echo "sdk: python3 not found" >&2; exit 1; }
-[[ -x $PYTHOND ]] || { echo "sdk: no pythond binary at $PYTHOND" >&2; exit 1; }
+require_cmds python3
+[[ -x $PYTHOND ]] || die "no pythond binary at $PYTHOND"
 [[ -f $PYTHON_DIR/pythond_worker.py && -f $PYTHON_DIR/datakit_framework.py ]] ||
-  { echo "sdk: no worker and SDK in $PYTHON_DIR" >&2; exit 1; }
+  die "no worker and SDK in $PYTHON_DIR"
 
-# --- Temp dir, process bookkeeping, cleanup. ---
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/pythond-sdk.XXXXXX")
-AGENT_PID=   # the one agent running now (modes run one at a time)
-HELPER_PID=  # the helper running now
-cleanup() {
-  [[ -n $HELPER_PID ]] && stop_pid "$HELPER_PID"
-  [[ -n $AGENT_PID ]] && stop_pid "$AGENT_PID"
-  if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "sdk: kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-stop_pid() {  # TERM, wait up to 30 s, then KILL; every loop bounded
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    # Reap it if it is our child (zombies answer kill -0).
-    if [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]]; then break; fi
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]; then
-    echo "sdk: pid $pid ignored TERM for 30 s; killing" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-trap cleanup EXIT
-# Helpers run in the background and are waited for, so that INT/TERM reach the trap at once
-# (bash defers traps while a foreground child runs).
-helper_wait() {
-  local rc=0
-  "${HELPER[@]}" "$@" &
-  HELPER_PID=$!
-  wait "$HELPER_PID" || rc=$?
-  HELPER_PID=
-  return "$rc"
-}
-trap 'exit 130' INT TERM
+# --- Temp dir, process bookkeeping, cleanup (bench/lib.sh). ---
+bench_tmpdir
 
 # Private copies (others may rebuild build/pythond or edit python/ while this runs), laid out
 # as the agent looks for its worker: BIN/../python.
@@ -85,18 +53,18 @@ run_one() {  # MODE
   "${HELPER[@]}" setup "$dir/root" --mode "$mode" --seconds "$SECONDS_RUN" --loop "$HERE/loop.py"
   env -u PYTHOND_PYTHON_DIR "$TMP/bin/pythond" run --root "$dir/root" --log-level warn \
     >"$dir/agent.log" 2>&1 &
-  AGENT_PID=$!
-  if ! helper_wait up "$dir/root" "$AGENT_PID" --timeout 60 >/dev/null; then
+  CURRENT_PID=$!
+  if ! helper_wait up "$dir/root" "$CURRENT_PID" --timeout 60 >/dev/null; then
     show_logs "$dir"
     exit 1
   fi
-  if ! helper_wait measure --root "$dir/root" --pid "$AGENT_PID" --mode "$mode" \
+  if ! helper_wait measure --root "$dir/root" --pid "$CURRENT_PID" --mode "$mode" \
       --pythond "$TMP/bin/pythond" --seconds "$SECONDS_RUN" --results "$RESULTS"; then
     show_logs "$dir"
     exit 1
   fi
-  stop_pid "$AGENT_PID"
-  AGENT_PID=
+  stop_pid "$CURRENT_PID"
+  CURRENT_PID=
   if grep -q . "$dir/agent.log"; then
     echo "sdk: mode=$mode: the agent logged (warn and above, last 5 lines):" >&2
     tail -n 5 "$dir/agent.log" >&2
@@ -104,7 +72,7 @@ run_one() {  # MODE
   [[ ${BENCH_KEEP:-0} == 1 ]] || rm -rf "$dir"  # the store can be large
 }
 
-echo "sdk: ${SECONDS_RUN}s per mode ($MODES), $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg)" >&2
+echo "sdk: ${SECONDS_RUN}s per mode ($MODES), $(machine_load)" >&2
 for mode in $MODES; do
   run_one "$mode"
 done

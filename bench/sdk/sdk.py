@@ -13,17 +13,18 @@
   report RESULTS                                table, ratio RESULT lines, targets
 """
 
-import argparse
 import json
-import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchlib import (CLK_TCK, alive, append_result, cpu_ticks, cpu_ticks_sum,  # noqa: E402
+                      load_results, ok, print_table, print_targets, quiesce, ratio, run_main,
+                      subcommands)
+
 POINTS_PER_REPORT = 10
 MEASUREMENT = "sdkbench"
 
@@ -51,22 +52,6 @@ def cmd_setup(a):
                 "  dirs = [\"sdk\"]\n  envs = [%s]\n" %
                 ", ".join(toml_str(e.replace("$", "$$")) for e in envs))
     shutil.copyfile(a.loop, os.path.join(root, "python.d", "sdk", "loop.py"))
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ")[-1][0] != "Z"
-    except OSError:
-        return False
-
-
-def ticks(pid):
-    """utime + stime of the process (all its threads), in clock ticks."""
-    with open("/proc/%d/stat" % pid) as f:
-        s = f.read()
-    rest = s[s.rindex(")") + 2:].split()  # rest[0] is field 3 (state)
-    return int(rest[11]) + int(rest[12])
 
 
 def read_json(path):
@@ -100,25 +85,9 @@ def stored_count(pythond, root):
     return int(p.stdout.strip().splitlines()[-1])
 
 
-def quiesce(pids, step=0.1, window=5, max_ticks=2, limit=30.0):
-    """Waits until the processes together use at most max_ticks in `window` steps of `step`
-    seconds (<= 4% of a core), bounded by `limit`."""
-    def total():
-        t = 0
-        for p in pids:
-            try:
-                t += ticks(p)
-            except (OSError, ValueError):
-                pass
-        return t
-    start = time.monotonic()
-    samples = [total()]
-    while time.monotonic() - start < limit:
-        time.sleep(step)
-        samples.append(total())
-        if len(samples) > window and samples[-1] - samples[-1 - window] <= max_ticks:
-            return
-    print("WARN: pids %s still busy after %.0f s" % (pids, limit), file=sys.stderr)
+def quiesce_pids(pids):
+    """Waits until the processes together go quiet (see benchlib.quiesce), 30 s at most."""
+    quiesce(lambda: cpu_ticks_sum(pids), "pids %s" % pids, limit=30.0)
 
 
 def sdk_log_target(root):
@@ -168,9 +137,9 @@ def cmd_measure(a):
             break
         time.sleep(0.2)
     drain = (reached - r["wall_end"]) if reached else float("nan")
-    quiesce([a.pid, r["worker_pid"]])
-    agent_ticks = ticks(a.pid) - r["agent_ticks_start"]
-    worker_ticks = ticks(r["worker_pid"]) - r["worker_ticks_start"]
+    quiesce_pids([a.pid, r["worker_pid"]])
+    agent_ticks = cpu_ticks(a.pid) - r["agent_ticks_start"]
+    worker_ticks = cpu_ticks(r["worker_pid"]) - r["worker_ticks_start"]
     stored = stored_count(a.pythond, a.root)  # again: extra points would show here
     if not alive(a.pid):
         sys.exit("measure: the agent (pid %d) exited during the run" % a.pid)
@@ -207,32 +176,22 @@ def cmd_measure(a):
         print("WARN: mode=%s: %d points accepted, %d stored after 30 s" %
               (a.mode, expected, stored), flush=True)
     print("sdk: mode=%s: the SDK's log: %s" % (a.mode, rec["sdk_log"]), file=sys.stderr)
-    with open(a.results, "a") as f:
-        f.write(json.dumps(rec) + "\n")
-
-
-def ratio(x, y):
-    return x / y if y and not math.isnan(y) and not math.isnan(x) else float("nan")
+    append_result(a.results, rec)
 
 
 def cmd_report(a):
-    with open(a.results) as f:
-        recs = [json.loads(l) for l in f if l.strip()]
+    recs = load_results(a.results)
     by = {r["mode"]: r for r in recs}
-    print()
     hdr = "%-8s %9s %10s %9s %9s %9s %9s %9s %6s %10s %6s %7s" % (
         "mode", "reports/s", "points/s", "plugin", "loop_proc", "loop_thr", "agent", "total",
         "failed", "stored", "lost", "drain_s")
-    print(hdr)
-    print("%-8s %9s %10s %9s %9s %9s %9s %9s" % ("", "", "", "ms/rep", "ms/rep", "ms/rep",
-                                                 "ms/rep", "ms/rep"))
-    print("-" * len(hdr))
-    for r in recs:
-        print("%-8s %9.0f %10.0f %9.3f %9.3f %9.3f %9.3f %9.3f %6d %10d %6d %7.2f" % (
-            r["mode"], r["reports_per_s"], r["points_per_s"], r["plugin_cpu_ms_per_report"],
-            r["loop_process_cpu_ms_per_report"], r["loop_thread_cpu_ms_per_report"],
-            r["agent_cpu_ms_per_report"], r["total_cpu_ms_per_report"], r["failed_reports"],
-            r["stored"], r["lost"], r["drain_s"]))
+    units = "%-8s %9s %10s %9s %9s %9s %9s %9s" % ("", "", "", "ms/rep", "ms/rep", "ms/rep",
+                                                  "ms/rep", "ms/rep")
+    print_table(hdr, ["%-8s %9.0f %10.0f %9.3f %9.3f %9.3f %9.3f %9.3f %6d %10d %6d %7.2f" % (
+        r["mode"], r["reports_per_s"], r["points_per_s"], r["plugin_cpu_ms_per_report"],
+        r["loop_process_cpu_ms_per_report"], r["loop_thread_cpu_ms_per_report"],
+        r["agent_cpu_ms_per_report"], r["total_cpu_ms_per_report"], r["failed_reports"],
+        r["stored"], r["lost"], r["drain_s"]) for r in recs], units)
     print("%s: %.0f points/s, %.2f ms CPU per 10-point report" %
           (REF_LABEL, REF_POINTS_PER_S, REF_CPU_MS_PER_REPORT))
     print()
@@ -248,14 +207,11 @@ def cmd_report(a):
                                   ratio(r["total_cpu_ms_per_report"], REF_CPU_MS_PER_REPORT)))
         if mode == "default":
             targets.append("default: points/s %.1fx the DataKit reference (target >= %g): %s" %
-                           (rp, TARGET_X, "ok" if rp >= TARGET_X else "MISS"))
+                           (rp, TARGET_X, ok(rp >= TARGET_X)))
         targets.append("%s: every point stored (%d of %d, %d failed reports): %s" % (
             mode, r["stored"], r["expected"], r["failed_reports"],
-            "ok" if r["lost"] == 0 and r["failed_reports"] == 0 else "MISS"))
-    if targets:
-        print("\ntargets:")
-        for t in targets:
-            print("  " + t)
+            ok(r["lost"] == 0 and r["failed_reports"] == 0)))
+    print_targets(targets)
     print("\nnotes: one plugin calls report({'M': [10 points]}) in a loop (8 tags, 6 fields: "
           "int, float, str,\nbool); points/s = points accepted / loop time. plugin = the "
           "worker process (all threads) from\nthe loop's start until every point is stored; "
@@ -267,8 +223,7 @@ def cmd_report(a):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap, sub = subcommands()
     p = sub.add_parser("setup")
     p.add_argument("root")
     p.add_argument("--mode", required=True, choices=["default", "http"])
@@ -288,13 +243,7 @@ def main():
     p.add_argument("--seconds", type=float, required=True)
     p.add_argument("--results", required=True)
     p.set_defaults(fn=cmd_measure)
-    p = sub.add_parser("report")
-    p.add_argument("results")
-    p.set_defaults(fn=cmd_report)
-    a = ap.parse_args()
-    # On TERM unwind normally: subprocess.run then kills a running query.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    a.fn(a)
+    run_main(ap, sub, cmd_report)
 
 
 if __name__ == "__main__":
