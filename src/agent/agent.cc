@@ -9,12 +9,14 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 
+#include "agent/file_watcher.h"
 #include "agent/stats_json.h"
 #include "common/files.h"
 #include "common/logging.h"
@@ -73,6 +75,33 @@ config::EnvLookup ProcessEnv() {
   return [](const std::string& name) -> const char* { return std::getenv(name.c_str()); };
 }
 
+// What the reload watches: conf.d, python.d, and inputs' absolute `dirs` outside python.d.
+std::vector<fs::path> WatchedTrees(const config::Config& cfg) {
+  std::vector<fs::path> trees = {cfg.root / "conf.d", cfg.python_d()};
+  for (const auto& in : cfg.inputs) {
+    for (const auto& d : in.dirs) {
+      fs::path p(d);
+      if (!p.is_absolute()) continue;
+      p = p.lexically_normal();
+      if (p.extension() == ".py") p = p.parent_path();
+      if (std::find(trees.begin(), trees.end(), p) == trees.end()) trees.push_back(p);
+    }
+  }
+  return trees;
+}
+
+std::string ReloadSummaryText(const runner::Supervisor::ReloadSummary& s) {
+  auto names = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& n : v) out += (out.empty() ? " (" : ", ") + n;
+    return out.empty() ? out : out + ")";
+  };
+  return std::to_string(s.added.size()) + " added" + names(s.added) + ", " +
+         std::to_string(s.removed.size()) + " removed" + names(s.removed) + ", " +
+         std::to_string(s.restarted.size()) + " restarted" + names(s.restarted) + ", " +
+         std::to_string(s.unchanged) + " unchanged";
+}
+
 }  // namespace
 
 int RunAgent(const RunOptions& options) {
@@ -86,6 +115,9 @@ int RunAgent(const RunOptions& options) {
     return 1;
   }
   config::Config cfg = std::move(*loaded);
+  // What the files said at start (before command-line overrides): a reload compares with it.
+  config::Config started_cfg = cfg;
+  started_cfg.inputs.clear();
   if (!options.listen.empty()) cfg.listen = options.listen;
   if (!options.log_level.empty()) cfg.log_level = options.log_level;
   if (Status s = InitLogging(cfg.log_level, cfg.log_file.string()); !s.ok()) {
@@ -180,6 +212,7 @@ int RunAgent(const RunOptions& options) {
   };
   runner::Supervisor supervisor(io, sup_options, cfg.inputs);
   int64_t started_unix_ns = WallNowNs();
+  ReloadStats reload_stats;
   stats_provider = [&] {
     std::vector<runner::InputStats> inputs = supervisor.Stats();
     store::StoreStats store_stats = (*store)->Stats();
@@ -191,6 +224,7 @@ int RunAgent(const RunOptions& options) {
     snap.inputs = &inputs;
     snap.api = &api.stats();
     snap.store = &store_stats;
+    snap.reload = &reload_stats;
     return StatsJson(snap);
   };
 
@@ -220,12 +254,78 @@ int RunAgent(const RunOptions& options) {
     });
   };
   wait_child();
+  // Reload: SIGHUP, or (with [reload] watch) a change under conf.d / python.d after a quiet
+  // `delay`. A configuration that does not load is rejected whole; the running one stays.
+  std::function<void(const std::string&)> on_file_change;
+  FileWatcher watcher(io, [&on_file_change](const std::string& path) { on_file_change(path); });
+  asio::steady_timer reload_timer(io);
+  std::string reload_trigger;  // what started the pending debounced reload
+  auto reload = [&](const std::string& trigger) {
+    if (stopping) return;
+    reload_stats.last_unix_ns = WallNowNs();
+    reload_stats.last_trigger = trigger;
+    auto next = config::LoadConfig(options.root, ProcessEnv());
+    if (!next.ok()) {
+      ++reload_stats.rejected;
+      reload_stats.last_ok = false;
+      reload_stats.last_result = next.status().message();
+      std::string text = "reload (" + trigger +
+                         "): the new configuration is rejected; the running one stays:\n" +
+                         next.status().message();
+      LOG_ERROR("{}", text);
+      if (cli_log) cli_log->error("{}", text);
+      return;
+    }
+    for (const auto& w : next->warnings) LOG_WARN("config: {}", w);
+    reload_stats.pending_restart = config::AgentSettingsChanged(started_cfg, *next);
+    if (!reload_stats.pending_restart.empty()) {
+      std::string names;
+      for (const auto& n : reload_stats.pending_restart) names += (names.empty() ? "" : ", ") + n;
+      LOG_WARN("reload ({}): agent.conf settings changed that apply at the next restart: {}",
+               trigger, names);
+    }
+    std::vector<fs::path> trees = WatchedTrees(*next);
+    auto summary = supervisor.Reload(std::move(next->inputs));
+    ++reload_stats.reloads;
+    reload_stats.last_ok = true;
+    reload_stats.last_result = ReloadSummaryText(summary);
+    LOG_INFO("reload ({}): {}", trigger, reload_stats.last_result);
+    if (cli_log) cli_log->info("reload ({}): {}", trigger, reload_stats.last_result);
+    if (cfg.reload_watch) {
+      if (Status s = watcher.Watch(trees); !s.ok()) LOG_WARN("reload: {}", s.message());
+    }
+  };
+  on_file_change = [&](const std::string& path) {
+    if (stopping) return;
+    if (reload_trigger.empty()) {
+      std::string shown = path;
+      if (StartsWith(shown, options.root.string() + "/")) {
+        shown = shown.substr(options.root.string().size() + 1);
+      }
+      reload_trigger = shown + " changed";
+      LOG_DEBUG("reload: {}; reloading after {} ms without further changes", reload_trigger,
+                cfg.reload_delay_ns / 1'000'000);
+    }
+    // Debounced: each change pushes the reload back, so a checkout or an editor's save
+    // sequence is applied once, complete.
+    reload_timer.expires_after(std::chrono::nanoseconds(cfg.reload_delay_ns));
+    reload_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      std::string trigger = std::exchange(reload_trigger, std::string());
+      reload(trigger);
+    });
+  };
+  if (cfg.reload_watch) {
+    if (Status s = watcher.Watch(WatchedTrees(cfg)); !s.ok()) {
+      LOG_WARN("reload: cannot watch files ({}); only SIGHUP reloads", s.message());
+    }
+  }
   std::function<void()> wait_hup = [&] {
     hup_signal.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      LOG_WARN(
-          "SIGHUP: configuration reload is not implemented yet; restart the agent to apply "
-          "changes");
+      reload_timer.cancel();
+      reload_trigger.clear();
+      reload("SIGHUP");
       wait_hup();
     });
   };
@@ -234,6 +334,8 @@ int RunAgent(const RunOptions& options) {
     stopping = true;
     supervisor.Stop([&] {
       http.Stop();
+      watcher.Stop();
+      reload_timer.cancel();
       hup_signal.cancel();
       child_signal.cancel();
       stop_signals.cancel();

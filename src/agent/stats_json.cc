@@ -161,7 +161,7 @@ std::string StatsJson(const StatsSnapshot& s) {
       if (i) inputs += ',';
       Obj o(&inputs);
       o.Str("name", in.name).Str("file", in.file).Int("line", in.line);
-      o.Str("isolation", in.isolation);
+      o.Str("isolation", in.isolation).Int("loaded_unix_ns", in.loaded_unix_ns);
       StringArray(o.Raw("problems"), in.problems);
       std::string& workers = o.Raw("workers");
       workers += '[';
@@ -211,6 +211,14 @@ std::string StatsJson(const StatsSnapshot& s) {
       x.End();
     }
     bi.End();
+    o.End();
+  }
+  if (s.reload) {
+    Obj o(&root.Raw("reload"));
+    o.Uint("reloads", s.reload->reloads).Uint("rejected", s.reload->rejected);
+    o.Int("last_unix_ns", s.reload->last_unix_ns).Str("last_trigger", s.reload->last_trigger);
+    o.Bool("last_ok", s.reload->last_ok).Str("last_result", s.reload->last_result);
+    StringArray(o.Raw("pending_restart"), s.reload->pending_restart);
     o.End();
   }
   if (s.store) {

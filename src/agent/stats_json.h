@@ -12,6 +12,17 @@
 
 namespace pythond::agent {
 
+// Reloads (SIGHUP, file changes) since the start.
+struct ReloadStats {
+  uint64_t reloads = 0;   // applied
+  uint64_t rejected = 0;  // the new configuration did not load; the old one kept running
+  int64_t last_unix_ns = 0;
+  std::string last_trigger;  // "SIGHUP", "conf.d/x.conf changed", ...
+  std::string last_result;   // "1 added, 0 removed, 1 restarted, 3 unchanged" or the error
+  bool last_ok = true;
+  std::vector<std::string> pending_restart;  // agent.conf settings a reload could not apply
+};
+
 struct StatsSnapshot {
   std::string version;
   int pid = 0;
@@ -20,6 +31,7 @@ struct StatsSnapshot {
   const std::vector<runner::InputStats>* inputs = nullptr;
   const ingest::ApiStats* api = nullptr;
   const store::StoreStats* store = nullptr;
+  const ReloadStats* reload = nullptr;
 };
 
 std::string StatsJson(const StatsSnapshot& s);

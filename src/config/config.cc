@@ -92,6 +92,8 @@ class Loader {
         LoadRunner(file, node);
       } else if (is_agent_conf && k == "global_tags") {
         LoadGlobalTags(file, node);
+      } else if (is_agent_conf && k == "reload") {
+        LoadReload(file, node);
       } else {
         config_.warnings.push_back(
             Where(file, node) + ": unknown key '" + k + "' ignored" +
@@ -229,6 +231,20 @@ class Loader {
     WarnUnknownKeys(
         file, *t, "runner",
         {"stop_grace", "restart_backoff_max", "start_timeout", "rss_check_interval", "spread"});
+  }
+
+  void LoadReload(const std::string& file, const toml::node& node) {
+    const toml::table* t = AsTable(file, node, "reload");
+    if (!t) return;
+    if (const toml::node* n = t->get("watch")) {
+      if (auto v = n->value<bool>()) {
+        config_.reload_watch = *v;
+      } else {
+        errors_.push_back(Where(file, *n) + ": reload.watch must be true or false");
+      }
+    }
+    GetDuration(file, *t, "delay", "reload", &config_.reload_delay_ns);
+    WarnUnknownKeys(file, *t, "reload", {"watch", "delay"});
   }
 
   void LoadGlobalTags(const std::string& file, const toml::node& node) {
@@ -464,6 +480,42 @@ class Loader {
 };
 
 }  // namespace
+
+bool SameSettings(const InputConfig& a, const InputConfig& b) {
+  return a.name == b.name && a.cmd == b.cmd && a.dirs == b.dirs && a.envs == b.envs &&
+         a.timeout_ns == b.timeout_ns && a.recycle_stuck_after_ns == b.recycle_stuck_after_ns &&
+         a.jitter_ns == b.jitter_ns && a.max_rss_bytes == b.max_rss_bytes &&
+         a.isolation == b.isolation;
+}
+
+std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b) {
+  std::vector<std::string> out;
+  auto check = [&out](bool same, const char* name) {
+    if (!same) out.emplace_back(name);
+  };
+  check(a.listen == b.listen, "http_api.listen");
+  check(a.public_apis == b.public_apis, "http_api.public_apis");
+  check(a.max_body_bytes == b.max_body_bytes, "http_api.max_body_mb");
+  check(a.header_timeout_ns == b.header_timeout_ns, "http_api.header_timeout");
+  check(a.read_timeout_ns == b.read_timeout_ns, "http_api.timeout");
+  check(a.max_connections == b.max_connections, "http_api.max_connections");
+  check(a.request_rate_limit == b.request_rate_limit, "http_api.request_rate_limit");
+  check(a.global_tags == b.global_tags, "global_tags");
+  check(a.log_level == b.log_level, "log.level");
+  check(a.log_file == b.log_file, "log.file");
+  check(a.seed_log_dir == b.seed_log_dir, "log.seed_log_dir");
+  check(a.store_path == b.store_path, "store.path");
+  check(a.store_retention_ns == b.store_retention_ns, "store.retention");
+  check(a.store_max_queue_bytes == b.store_max_queue_bytes, "store.max_queue_mb");
+  check(a.stop_grace_ns == b.stop_grace_ns, "runner.stop_grace");
+  check(a.restart_backoff_max_ns == b.restart_backoff_max_ns, "runner.restart_backoff_max");
+  check(a.start_timeout_ns == b.start_timeout_ns, "runner.start_timeout");
+  check(a.rss_check_interval_ns == b.rss_check_interval_ns, "runner.rss_check_interval");
+  check(a.spread_ns == b.spread_ns, "runner.spread");
+  check(a.reload_watch == b.reload_watch, "reload.watch");
+  check(a.reload_delay_ns == b.reload_delay_ns, "reload.delay");
+  return out;
+}
 
 StatusOr<Config> LoadConfig(const fs::path& root, const EnvLookup& lookup) {
   std::error_code ec;

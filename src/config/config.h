@@ -36,6 +36,10 @@ struct InputConfig {
   int line = 0;
 };
 
+// Whether two inputs would run the same way: every setting but where the table is. A reload
+// restarts an input whose settings differ.
+bool SameSettings(const InputConfig& a, const InputConfig& b);
+
 struct Config {
   std::filesystem::path root;
   // [http_api]
@@ -65,6 +69,10 @@ struct Config {
   int64_t rss_check_interval_ns = 5'000'000'000;  // how often workers' RSS is sampled
   // Each plugin's first slot is start + a stable offset in [0, min(interval, spread)).
   int64_t spread_ns = 10'000'000'000;
+  // [reload]: SIGHUP always reloads; with `watch`, so does a change under conf.d or python.d
+  // (inotify), `delay` after the last change (edits and checkouts come in bursts).
+  bool reload_watch = true;
+  int64_t reload_delay_ns = 1'000'000'000;
 
   std::vector<InputConfig> inputs;
   std::vector<std::string> warnings;  // non-fatal findings, "file:line: text"
@@ -72,6 +80,10 @@ struct Config {
   std::filesystem::path python_d() const { return root / "python.d"; }
   std::filesystem::path data_dir() const { return root / "data"; }
 };
+
+// The agent.conf settings that differ between `a` and `b` ("http_api.listen", "runner.spread"):
+// what a reload cannot apply without a restart. Inputs are not compared.
+std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b);
 
 // Loads ROOT/conf.d. A missing conf.d or agent.conf is fine (defaults, no inputs).
 // Errors (all of them, one per line): TOML syntax, wrong types, missing required keys,

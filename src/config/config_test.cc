@@ -196,6 +196,63 @@ stop_grace = "1s"
   EXPECT_EQ(cfg->stop_grace_ns, 1'000'000'000LL);
 }
 
+TEST(ConfigTest, ReloadSettings) {
+  testing::TempDir root;
+  auto defaults = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->reload_watch);
+  EXPECT_EQ(defaults->reload_delay_ns, 1'000'000'000LL);
+  root.Write("conf.d/agent.conf", "[reload]\nwatch = false\ndelay = \"250ms\"\n");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_FALSE(cfg->reload_watch);
+  EXPECT_EQ(cfg->reload_delay_ns, 250'000'000LL);
+  root.Write("conf.d/agent.conf", "[reload]\nwatch = \"yes\"\ndelay = \"0s\"\n");
+  auto bad = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("agent.conf:2: reload.watch must be true or false"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("agent.conf:3: reload.delay must be a positive"));
+}
+
+TEST(ConfigTest, SameSettingsIgnoresOnlyWhereTheTableIs) {
+  InputConfig a;
+  a.name = "x";
+  a.cmd = "python3";
+  a.dirs = {"d"};
+  a.file = "/a.conf";
+  a.line = 1;
+  InputConfig b = a;
+  b.file = "/b.conf";
+  b.line = 9;
+  EXPECT_TRUE(SameSettings(a, b));
+  auto differs = [&](auto change) {
+    InputConfig c = a;
+    change(c);
+    return !SameSettings(a, c);
+  };
+  EXPECT_TRUE(differs([](InputConfig& c) { c.cmd = "python3.11"; }));
+  EXPECT_TRUE(differs([](InputConfig& c) { c.dirs.push_back("e"); }));
+  EXPECT_TRUE(differs([](InputConfig& c) { c.envs = {"A=1"}; }));
+  EXPECT_TRUE(differs([](InputConfig& c) { c.timeout_ns = 5; }));
+  EXPECT_TRUE(differs([](InputConfig& c) { c.recycle_stuck_after_ns = 5; }));
+  EXPECT_TRUE(differs([](InputConfig& c) { c.jitter_ns = 5; }));
+  EXPECT_TRUE(differs([](InputConfig& c) { c.max_rss_bytes = 5; }));
+  EXPECT_TRUE(differs([](InputConfig& c) { c.isolation = InputConfig::Isolation::kProcess; }));
+}
+
+TEST(ConfigTest, AgentSettingsChangedNamesTheSettings) {
+  Config a;
+  Config b = a;
+  b.inputs.push_back(InputConfig{});  // inputs are not agent settings
+  EXPECT_TRUE(AgentSettingsChanged(a, b).empty());
+  b.listen = "127.0.0.1:1";
+  b.global_tags = {{"site", "b"}};
+  b.spread_ns = 1;
+  EXPECT_THAT(AgentSettingsChanged(a, b),
+              ::testing::ElementsAre("http_api.listen", "global_tags", "runner.spread"));
+}
+
 TEST(ConfigTest, BadDurationIsAnError) {
   testing::TempDir root;
   root.Write("conf.d/agent.conf", "[store]\nretention = \"soon\"\n");

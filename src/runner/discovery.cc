@@ -1,6 +1,10 @@
 #include "runner/discovery.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <set>
 
 namespace pythond::runner {
 
@@ -82,6 +86,81 @@ DiscoveryResult DiscoverModules(const fs::path& python_d, const std::vector<std:
     }
   }
   return result;
+}
+
+namespace {
+
+constexpr uint64_t kFnvOffset = 14695981039346656037ULL;
+constexpr uint64_t kFnvPrime = 1099511628211ULL;
+constexpr size_t kMaxFingerprintFiles = 20000;
+constexpr uintmax_t kMaxHashedFileBytes = 1 << 20;
+
+void Mix(uint64_t* h, std::string_view bytes) {
+  for (unsigned char c : bytes) *h = (*h ^ c) * kFnvPrime;
+  *h = (*h ^ 0xff) * kFnvPrime;  // a separator: ("ab","c") differs from ("a","bc")
+}
+
+void MixFile(uint64_t* h, const fs::path& file) {
+  Mix(h, file.string());
+  std::error_code ec;
+  uintmax_t size = fs::file_size(file, ec);
+  if (ec || size > kMaxHashedFileBytes) {
+    auto mtime = fs::last_write_time(file, ec);
+    Mix(h, std::to_string(size) + "@" + std::to_string(ec ? 0 : mtime.time_since_epoch().count()));
+    return;
+  }
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    Mix(h, "unreadable");
+    return;
+  }
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n; ++i) *h = (*h ^ static_cast<unsigned char>(buf[i])) * kFnvPrime;
+  }
+  ::close(fd);
+  *h = (*h ^ 0xff) * kFnvPrime;
+}
+
+void MixTree(uint64_t* h, const fs::path& dir, size_t* files, int depth) {
+  for (const fs::path& child : SortedEntries(dir)) {
+    if (*files >= kMaxFingerprintFiles) return;
+    std::error_code ec;
+    auto status = fs::symlink_status(child, ec);
+    if (ec) continue;
+    if (fs::is_regular_file(status) || (fs::is_symlink(status) && fs::is_regular_file(child, ec))) {
+      ++*files;
+      MixFile(h, child);
+    } else if (fs::is_directory(status) && depth < 16) {
+      Mix(h, child.string() + "/");
+      MixTree(h, child, files, depth + 1);
+    }
+  }
+}
+
+}  // namespace
+
+uint64_t FingerprintScripts(const DiscoveryResult& found) {
+  uint64_t h = kFnvOffset;
+  for (const auto& p : found.problems) Mix(&h, p);
+  std::set<fs::path> trees, files;
+  for (const ScriptModule& m : found.modules) {
+    Mix(&h, m.name);
+    Mix(&h, m.file.string());
+    fs::path entry(m.dir_entry);
+    if (entry.extension() == ".py" && m.file.filename() == entry.filename()) {
+      files.insert(m.file);
+    } else {
+      trees.insert(m.sys_path);
+    }
+  }
+  size_t count = 0;
+  for (const fs::path& dir : trees) MixTree(&h, dir, &count, 0);
+  for (const fs::path& file : files) {
+    if (!trees.count(file.parent_path())) MixFile(&h, file);
+  }
+  return h;
 }
 
 }  // namespace pythond::runner

@@ -10,6 +10,7 @@
 // Modules are listed in entry order, then by path.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -31,5 +32,12 @@ struct DiscoveryResult {
 
 DiscoveryResult DiscoverModules(const std::filesystem::path& python_d,
                                 const std::vector<std::string>& dirs);
+
+// What a reload compares to decide whether an input's scripts changed: a 64-bit hash over the
+// modules found, the problems, and every file a module could import from its folder — each
+// folder a module came from, recursively (paths and contents; files over 1 MiB by size and
+// mtime; hidden entries and __pycache__ skipped; at most 20,000 files), or the file itself
+// when the `dirs` entry names one. Touching a file without changing it changes nothing.
+uint64_t FingerprintScripts(const DiscoveryResult& found);
 
 }  // namespace pythond::runner

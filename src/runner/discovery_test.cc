@@ -65,5 +65,54 @@ TEST(DiscoveryTest, AbsoluteEntriesAndMissingDirs) {
   EXPECT_THAT(r.problems[1], HasSubstr("empty"));
 }
 
+TEST(FingerprintTest, ChangesWithContentNotWithATouch) {
+  testing::TempDir root;
+  root.Write("python.d/a/one.py", "x = 1\n");
+  root.Write("python.d/a/helpers/util.py", "y = 1\n");
+  root.Write("python.d/a/data.json", "{}");
+  auto fp = [&] { return FingerprintScripts(DiscoverModules(root.path() / "python.d", {"a"})); };
+  uint64_t first = fp();
+  EXPECT_EQ(fp(), first);
+  // Rewritten with the same bytes (a checkout, an editor's save): the same.
+  root.Write("python.d/a/one.py", "x = 1\n");
+  EXPECT_EQ(fp(), first);
+  // What a module may import or read, at any depth: a change.
+  root.Write("python.d/a/helpers/util.py", "y = 2\n");
+  uint64_t second = fp();
+  EXPECT_NE(second, first);
+  root.Write("python.d/a/data.json", "{\"k\": 1}");
+  uint64_t third = fp();
+  EXPECT_NE(third, second);
+  root.Write("python.d/a/two.py", "");
+  EXPECT_NE(fp(), third);
+  // Python's and editors' droppings: no change.
+  uint64_t now = fp();
+  root.Write("python.d/a/__pycache__/one.cpython-311.pyc", "bytecode");
+  root.Write("python.d/a/.one.py.swp", "swap");
+  EXPECT_EQ(fp(), now);
+}
+
+TEST(FingerprintTest, SingleFileEntryHashesThatFile) {
+  testing::TempDir root;
+  root.Write("python.d/a/one.py", "x = 1\n");
+  root.Write("python.d/a/other.py", "");
+  auto fp = [&] {
+    return FingerprintScripts(DiscoverModules(root.path() / "python.d", {"a/one.py"}));
+  };
+  uint64_t first = fp();
+  root.Write("python.d/a/other.py", "changed");
+  EXPECT_EQ(fp(), first);
+  root.Write("python.d/a/one.py", "x = 2\n");
+  EXPECT_NE(fp(), first);
+}
+
+TEST(FingerprintTest, AMissingDirThatAppearsIsAChange) {
+  testing::TempDir root;
+  auto fp = [&] { return FingerprintScripts(DiscoverModules(root.path() / "python.d", {"b"})); };
+  uint64_t missing = fp();
+  root.Write("python.d/b/x.py", "");
+  EXPECT_NE(fp(), missing);
+}
+
 }  // namespace
 }  // namespace pythond::runner

@@ -176,6 +176,7 @@ Supervisor::Supervisor(asio::io_context& io, SupervisorOptions options,
   for (auto& cfg : inputs) {
     Input in;
     in.config = std::move(cfg);
+    in.order = static_cast<int>(inputs_.size());
     inputs_.push_back(std::move(in));
   }
 }
@@ -227,30 +228,149 @@ size_t Supervisor::AddUnit(size_t input, std::string label, std::vector<ScriptMo
 
 void Supervisor::Start() {
   start_ns_ = NowNs();
-  for (size_t i = 0; i < inputs_.size(); ++i) {
-    Input& in = inputs_[i];
-    DiscoveryResult found = DiscoverModules(options_.root / "python.d", in.config.dirs);
-    for (const auto& p : found.problems) {
-      LOG_WARN("input '{}' ({}:{}): {}", in.config.name, in.config.file, in.config.line, p);
-      CliLog(spdlog::level::warn, "input '" + in.config.name + "': " + p);
+  for (size_t i = 0; i < inputs_.size(); ++i) StartInput(i);
+  ArmRssTimer();
+}
+
+void Supervisor::StartInput(size_t i) {
+  Input& in = inputs_[i];
+  in.loaded_unix_ns = options_.wall_now_ns();
+  DiscoveryResult found = DiscoverModules(options_.root / "python.d", in.config.dirs);
+  in.fingerprint = FingerprintScripts(found);
+  for (const auto& p : found.problems) {
+    LOG_WARN("input '{}' ({}:{}): {}", in.config.name, in.config.file, in.config.line, p);
+    CliLog(spdlog::level::warn, "input '" + in.config.name + "': " + p);
+  }
+  in.problems = std::move(found.problems);
+  in.modules = std::move(found.modules);
+  if (in.modules.empty()) {
+    LOG_WARN("input '{}': no scripts found in dirs; no worker started", in.config.name);
+    return;
+  }
+  if (in.config.isolation == config::InputConfig::Isolation::kProcess) {
+    // One worker per module to start with; a module defining several plugins is split
+    // further when its worker says hello.
+    for (const ScriptModule& m : in.modules) {
+      SpawnWorker(AddUnit(i, in.config.name + "/" + m.name, {m}, {}));
     }
-    in.problems = std::move(found.problems);
-    in.modules = std::move(found.modules);
-    if (in.modules.empty()) {
-      LOG_WARN("input '{}': no scripts found in dirs; no worker started", in.config.name);
+  } else {
+    SpawnWorker(AddUnit(i, in.config.name, in.modules, {}));
+  }
+}
+
+Supervisor::ReloadSummary Supervisor::Reload(std::vector<config::InputConfig> inputs) {
+  ReloadSummary summary;
+  if (stopping_) return summary;
+  std::map<std::string, size_t> active;
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    if (!inputs_[i].retired) active[inputs_[i].config.name] = i;
+  }
+  std::set<std::string> listed;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    config::InputConfig& cfg = inputs[k];
+    listed.insert(cfg.name);
+    std::vector<Plugin> carried;
+    auto it = active.find(cfg.name);
+    if (it != active.end()) {
+      size_t old = it->second;
+      bool same_settings = config::SameSettings(inputs_[old].config, cfg);
+      bool same_scripts = FingerprintScripts(DiscoverModules(options_.root / "python.d",
+                                                             cfg.dirs)) == inputs_[old].fingerprint;
+      if (same_settings && same_scripts) {
+        inputs_[old].config.file = cfg.file;  // the table may have moved
+        inputs_[old].config.line = cfg.line;
+        inputs_[old].order = static_cast<int>(k);
+        ++summary.unchanged;
+        continue;
+      }
+      std::string why = !same_settings ? (same_scripts ? "its configuration changed"
+                                                       : "its configuration and scripts changed")
+                                       : "its scripts changed";
+      for (size_t unit : inputs_[old].units) {
+        for (const Plugin& p : units_[unit]->plugins) carried.push_back(p);
+      }
+      for (const Plugin& p : inputs_[old].carried) {
+        bool newer = std::any_of(carried.begin(), carried.end(), [&](const Plugin& c) {
+          return c.stats.module == p.stats.module && c.stats.class_name == p.stats.class_name;
+        });
+        if (!newer) carried.push_back(p);  // a plugin its last version never got to load
+      }
+      std::string text = "input '" + cfg.name + "': reloading, " + why;
+      LOG_INFO("{}", text);
+      CliLog(spdlog::level::info, text);
+      summary.restarted.push_back(cfg.name);
+      // The new workers start before the old ones are told to stop: the gap a reload leaves
+      // in a changed input's schedule is its new workers' start-up, not the old ones' stop.
+      Input in;
+      in.config = std::move(cfg);
+      in.order = static_cast<int>(k);
+      in.carried = std::move(carried);
+      inputs_.push_back(std::move(in));
+      StartInput(inputs_.size() - 1);
+      RetireInput(old, why);
       continue;
     }
-    if (in.config.isolation == config::InputConfig::Isolation::kProcess) {
-      // One worker per module to start with; a module defining several plugins is split
-      // further when its worker says hello.
-      for (const ScriptModule& m : in.modules) {
-        SpawnWorker(AddUnit(i, in.config.name + "/" + m.name, {m}, {}));
-      }
-    } else {
-      SpawnWorker(AddUnit(i, in.config.name, in.modules, {}));
-    }
+    std::string text = "input '" + cfg.name + "': added by a reload";
+    LOG_INFO("{}", text);
+    CliLog(spdlog::level::info, text);
+    summary.added.push_back(cfg.name);
+    Input in;
+    in.config = std::move(cfg);
+    in.order = static_cast<int>(k);
+    inputs_.push_back(std::move(in));
+    StartInput(inputs_.size() - 1);
   }
-  ArmRssTimer();
+  for (const auto& [name, index] : active) {
+    if (listed.count(name)) continue;
+    std::string text = "input '" + name + "': removed by a reload; stopping its workers";
+    LOG_INFO("{}", text);
+    CliLog(spdlog::level::info, text);
+    summary.removed.push_back(name);
+    RetireInput(index, "removed from the configuration");
+  }
+  ArmTimer();
+  return summary;
+}
+
+void Supervisor::RetireInput(size_t index, const std::string& why) {
+  inputs_[index].retired = true;
+  inputs_[index].carried.clear();
+  for (size_t unit : inputs_[index].units) RetireUnit(unit, why);
+}
+
+void Supervisor::RetireUnit(size_t index, const std::string& why) {
+  Unit& u = *units_[index];
+  u.retired = true;
+  u.restart_timer->cancel();
+  u.hello_timer->cancel();
+  if (!u.worker) {  // restarting, idle or never started: nothing runs
+    UnregisterPlugins(u, "stopped by a reload");
+    u.state = "stopped";
+    u.plugins.clear();
+    return;
+  }
+  if (u.exited || !u.recycling.empty()) return;  // already going; FinishExit sees `retired`
+  // No new runs (OnTimer skips a unit being recycled); in-flight runs get stop_grace to
+  // finish, as in a graceful stop of the agent.
+  u.recycling = "reload: " + why;
+  u.state = "stopping";
+  pid_t pid = u.worker->pid();
+  u.worker->Send("{\"t\":\"stop\"}");
+  u.kill_timer->expires_after(std::chrono::nanoseconds(options_.stop_grace_ns));
+  u.kill_timer->async_wait([this, index, pid](const boost::system::error_code& ec) {
+    Unit& u = *units_[index];
+    if (ec || !u.worker || u.exited || u.worker->pid() != pid) return;
+    LOG_WARN("input '{}': worker pid {} still running {} after a reload stopped it; SIGTERM",
+             u.label, pid, Seconds(options_.stop_grace_ns));
+    u.worker->SignalGroup(SIGTERM);
+    u.kill_timer->expires_after(std::chrono::nanoseconds(options_.kill_after_term_ns));
+    u.kill_timer->async_wait([this, index, pid](const boost::system::error_code& ec) {
+      Unit& u = *units_[index];
+      if (ec || !u.worker || u.exited || u.worker->pid() != pid) return;
+      LOG_WARN("input '{}': worker pid {} still there after SIGTERM; SIGKILL", u.label, pid);
+      u.worker->SignalGroup(SIGKILL);
+    });
+  });
 }
 
 void Supervisor::SpawnWorker(size_t index) {
@@ -356,7 +476,7 @@ void Supervisor::SpawnWorker(size_t index) {
 
 void Supervisor::ScheduleRestart(size_t index, const std::string& why) {
   Unit& u = *units_[index];
-  if (stopping_) return;
+  if (stopping_ || u.retired) return;
   int64_t now = NowNs();
   bool was_stable = u.started_ns != 0 && now - u.started_ns >= options_.stable_after_ns;
   if (was_stable) {
@@ -411,6 +531,7 @@ void Supervisor::OnMessage(size_t index, std::string_view line) {
 
 void Supervisor::OnHello(size_t index, simdjson::dom::element doc) {
   Unit& u = *units_[index];
+  if (u.retired) return;  // a reload stopped it before it was ready
   Input& in = inputs_[u.input];
   const std::string& input_name = in.config.name;
   if (u.state != "starting") {
@@ -483,7 +604,8 @@ void Supervisor::OnHello(size_t index, simdjson::dom::element doc) {
         CliLog(spdlog::level::warn,
                "input '" + input_name + "': " + s.module + "." + s.class_name + ": " + w);
       }
-      for (const auto& old : previous) {
+      const std::vector<Plugin>& before = previous.empty() ? in.carried : previous;
+      for (const auto& old : before) {
         if (old.stats.module == s.module && old.stats.class_name == s.class_name) {
           s.runs = old.stats.runs;
           s.failures = old.stats.failures;
@@ -775,7 +897,14 @@ void Supervisor::FinishExit(size_t index) {
   u.rss_bytes = 0;
   std::string recycled = std::exchange(u.recycling, std::string());
   UnregisterPlugins(u, recycled.empty() ? how : "recycled (" + recycled + ")");
-  if (stopping_) {
+  if (u.retired) {
+    u.state = "stopped";
+    u.plugins.clear();  // the input's new version carries their stats
+    u.plugins.shrink_to_fit();
+    LOG_INFO("input '{}': worker pid {} {} ({})", u.label, pid, how,
+             recycled.empty() ? "stopped by a reload" : recycled);
+    MaybeFinishStop();
+  } else if (stopping_) {
     u.state = "stopped";
     LOG_INFO("input '{}': worker pid {} {}", u.label, pid, how);
     MaybeFinishStop();
@@ -911,7 +1040,7 @@ void Supervisor::CheckRss() {
 
 void Supervisor::Recycle(size_t index, const std::string& why) {
   Unit& u = *units_[index];
-  if (!u.worker || u.exited || !u.recycling.empty() || stopping_) return;
+  if (!u.worker || u.exited || !u.recycling.empty() || stopping_ || u.retired) return;
   u.recycling = why;
   u.last_recycle = why;
   u.state = "recycling";
@@ -1000,9 +1129,17 @@ std::vector<InputStats> Supervisor::Stats() const {
   std::vector<InputStats> out;
   int64_t mono_now = NowNs();
   int64_t wall_delta = options_.wall_now_ns() - mono_now;
+  std::vector<const Input*> listed;
   for (const Input& in : inputs_) {
+    if (!in.retired) listed.push_back(&in);
+  }
+  std::stable_sort(listed.begin(), listed.end(),
+                   [](const Input* a, const Input* b) { return a->order < b->order; });
+  for (const Input* input : listed) {
+    const Input& in = *input;
     InputStats s;
     s.name = in.config.name;
+    s.loaded_unix_ns = in.loaded_unix_ns;
     s.file = in.config.file;
     s.line = in.config.line;
     s.isolation =

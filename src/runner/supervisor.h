@@ -128,6 +128,7 @@ struct WorkerStats {
 
 struct InputStats {
   std::string name;
+  int64_t loaded_unix_ns = 0;  // when this version of the input was (re)loaded
   std::string file;
   int line = 0;
   std::string isolation;              // "input" or "process"
@@ -144,6 +145,16 @@ class Supervisor {
 
   // Discovers each input's scripts and starts its worker(s).
   void Start();
+  // Applies a new list of inputs (a reload): an input whose settings (config::SameSettings)
+  // and scripts (FingerprintScripts) are unchanged keeps its workers, schedule and stats
+  // untouched; a changed one is restarted (new workers first, then the old ones get a
+  // graceful stop; its plugins keep their counters and their slots, which depend only on the
+  // input, module, class and interval); a new one is started; a removed one is stopped.
+  struct ReloadSummary {
+    std::vector<std::string> added, removed, restarted;
+    size_t unchanged = 0;
+  };
+  ReloadSummary Reload(std::vector<config::InputConfig> inputs);
   // Stops scheduling, lets in-flight runs finish for stop_grace (their writes are still
   // answered), then SIGTERMs every worker's process group, SIGKILLs what is left
   // kill_after_term later, and calls `done` once all workers have been reaped.
@@ -208,16 +219,25 @@ class Supervisor {
     int64_t last_suppressed_report_ns = 0;
     uint64_t rss_bytes = 0;
     uint64_t rss_peak_bytes = 0;
+    bool retired = false;  // its input was reloaded away: stop it, never restart it
   };
   struct Input {
     config::InputConfig config;
     std::vector<ScriptModule> modules;
     std::vector<std::string> problems;
     std::vector<size_t> units;
+    uint64_t fingerprint = 0;  // of its scripts when last (re)started
+    int order = 0;             // position in the configuration, for Stats()
+    bool retired = false;      // replaced or removed by a reload; its workers are stopping
+    int64_t loaded_unix_ns = 0;
+    std::vector<Plugin> carried;  // the plugins of the version it replaced (stats carry over)
   };
 
   size_t AddUnit(size_t input, std::string label, std::vector<ScriptModule> modules,
                  std::vector<std::pair<std::string, std::string>> only);
+  void StartInput(size_t input);
+  void RetireInput(size_t input, const std::string& why);
+  void RetireUnit(size_t unit, const std::string& why);
   void SpawnWorker(size_t unit);
   void ScheduleRestart(size_t unit, const std::string& why);
   void OnMessage(size_t unit, std::string_view line);
