@@ -6,10 +6,12 @@ set -euo pipefail
 PACKAGES=(
   cmake g++ make pkg-config
   libboost1.74-dev libtomlplusplus-dev libsimdjson-dev libsqlite3-dev
-  zlib1g-dev libzstd-dev libspdlog-dev libfmt-dev libcli11-dev
+  zlib1g-dev libzstd-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 clang-format curl sqlite3 procps
+  librdkafka-dev  # the kafka output (its built-in mock cluster serves the tests)
   influxdb  # the differential test writes the same lines to a real InfluxDB 1.6.7
+  victoria-metrics prometheus  # the outputs' tests ship to them / are scraped by them
 )
 
 missing=()

@@ -25,6 +25,9 @@
 #include "ingest/api.h"
 #include "ingest/http_server.h"
 #include "outputs/fanout.h"
+#include "outputs/prometheus_output.h"
+#include "outputs/queued_output.h"
+#include "outputs/registry.h"
 #include "runner/cli_log.h"
 #include "runner/python_dir.h"
 #include "runner/supervisor.h"
@@ -149,6 +152,63 @@ int RunAgent(const RunOptions& options) {
   outputs::Fanout fanout;
   fanout.Add(store->get());
   ingest::ApiOptions api_options;
+  // Outputs (docs/OUTPUTS.md): remote ones behind their disk queues, prometheus as a page.
+  std::vector<std::unique_ptr<outputs::QueuedOutput>> queued_outputs;
+  std::vector<std::unique_ptr<outputs::PrometheusOutput>> prometheus_outputs;
+  std::vector<std::string> prometheus_paths;
+  auto stop_outputs = [&queued_outputs] {
+    for (auto& o : queued_outputs) o->Stop();
+  };
+  for (const config::OutputConfig& oc : cfg.outputs) {
+    std::string where = oc.file + ":" + std::to_string(oc.line) + ": output '" + oc.name + "'";
+    const outputs::OutputType* type = outputs::FindOutputType(oc.type);
+    if (!type) {
+      LOG_ERROR("{}: unknown type '{}'", where, oc.type);
+      stop_outputs();
+      return 1;
+    }
+    if (!type->remote) {
+      static const char* kReserved[] = {"/v1/ping", "/v1/stats", "/v1/lasterror"};
+      bool taken = StartsWith(oc.prometheus.path, "/v1/write/") ||
+                   api_options.get_routes.count(oc.prometheus.path) > 0;
+      for (const char* r : kReserved) taken = taken || oc.prometheus.path == r;
+      if (taken) {
+        LOG_ERROR("{}: path {} is already served by the agent", where, oc.prometheus.path);
+        stop_outputs();
+        return 1;
+      }
+      auto prom = std::make_unique<outputs::PrometheusOutput>(oc, WallNowNs);
+      outputs::PrometheusOutput* p = prom.get();
+      api_options.get_routes[oc.prometheus.path] = [p] {
+        return ingest::Answer{200, p->Render(WallNowNs()),
+                              std::string(outputs::kPrometheusContentType)};
+      };
+      fanout.Add(p);
+      prometheus_outputs.push_back(std::move(prom));
+      prometheus_paths.push_back(oc.prometheus.path);
+      LOG_INFO("output '{}': prometheus page at {}", oc.name, oc.prometheus.path);
+      continue;
+    }
+    std::string error;
+    std::unique_ptr<outputs::Sender> sender = type->make_sender(oc, &error);
+    if (!sender) {
+      LOG_ERROR("{}: {}", where, error);
+      stop_outputs();
+      return 1;
+    }
+    std::string target = sender->Describe();
+    auto opened = outputs::QueuedOutput::Open(
+        oc, cfg.data_dir(), std::move(sender),
+        [&io](std::function<void()> f) { asio::post(io, std::move(f)); }, WallNowNs);
+    if (!opened.ok()) {
+      LOG_ERROR("{}: {}", where, opened.status().message());
+      stop_outputs();
+      return 1;
+    }
+    fanout.Add(opened->get());
+    queued_outputs.push_back(std::move(*opened));
+    LOG_INFO("output '{}': {} via data/queue/{}/", oc.name, target, oc.name);
+  }
   api_options.version = PYTHOND_VERSION;
   api_options.hostname = Hostname();
   api_options.public_apis = cfg.public_apis;
@@ -171,8 +231,11 @@ int RunAgent(const RunOptions& options) {
   http_options.header_timeout_ns = cfg.header_timeout_ns;
   http_options.read_timeout_ns = cfg.read_timeout_ns;
   http_options.max_connections = cfg.max_connections;
-  ingest::HttpServer http(io, http_options,
-                          [&api](const ingest::Request& r) { return api.Handle(r); });
+  ingest::HttpServer http(
+      io, http_options,
+      [&api](const ingest::Request& r, std::function<void(ingest::Answer)> respond) {
+        api.Handle(r, std::move(respond));
+      });
   if (Status s = http.Start(); !s.ok()) {
     LOG_ERROR("{}", s.message());
     return 1;
@@ -200,15 +263,17 @@ int RunAgent(const RunOptions& options) {
   sup_options.base_env = CurrentEnvironment;
   sup_options.wall_now_ns = WallNowNs;
   // Scripts' requests through their worker's pipe take the same path as HTTP requests.
-  sup_options.on_pipe_request = [&api](const runner::PipeRequest& r) {
+  sup_options.on_pipe_request = [&api](const runner::PipeRequest& r,
+                                       std::function<void(runner::PipeAnswer)> respond) {
     ingest::Request request;
     request.method = "POST";
     request.target = r.target;
     request.content_type = r.content_type;
     request.plugin_header = r.plugin_header;
     request.body = r.body;
-    ingest::Answer answer = api.Handle(request);
-    return runner::PipeAnswer{answer.status, std::move(answer.body)};
+    api.Handle(request, [respond = std::move(respond)](ingest::Answer answer) {
+      respond(runner::PipeAnswer{answer.status, std::move(answer.body)});
+    });
   };
   runner::Supervisor supervisor(io, sup_options, cfg.inputs);
   int64_t started_unix_ns = WallNowNs();
@@ -225,6 +290,15 @@ int RunAgent(const RunOptions& options) {
     snap.api = &api.stats();
     snap.store = &store_stats;
     snap.reload = &reload_stats;
+    std::vector<outputs::QueuedOutputStats> output_stats;
+    for (const auto& o : queued_outputs) output_stats.push_back(o->Stats());
+    std::vector<PrometheusOutputStats> prometheus_stats;
+    for (size_t i = 0; i < prometheus_outputs.size(); ++i) {
+      prometheus_stats.push_back({std::string(prometheus_outputs[i]->name()), prometheus_paths[i],
+                                  prometheus_outputs[i]->Stats()});
+    }
+    snap.outputs = &output_stats;
+    snap.prometheus = &prometheus_stats;
     return StatsJson(snap);
   };
 
@@ -381,6 +455,7 @@ int RunAgent(const RunOptions& options) {
     reap();
   }
 
+  stop_outputs();  // what was acknowledged is on disk already; undelivered records wait there
   (*store)->Stop();
   auto stats = (*store)->Stats();
   std::error_code ec;

@@ -118,7 +118,9 @@ void FileWatcher::OnEvents(size_t bytes) {
     inotify_event ev;
     std::memcpy(&ev, buffer_.data() + off, sizeof ev);
     std::string_view name;
-    if (ev.len > 0) name = std::string_view(buffer_.data() + off + sizeof ev, strnlen(buffer_.data() + off + sizeof ev, ev.len));
+    if (ev.len > 0)
+      name = std::string_view(buffer_.data() + off + sizeof ev,
+                              strnlen(buffer_.data() + off + sizeof ev, ev.len));
     off += sizeof ev + ev.len;
     if (ev.mask & IN_Q_OVERFLOW) {
       changed.insert("(inotify queue overflow)");

@@ -1,5 +1,5 @@
-// Watches folder trees with inotify for the reload (docs/RUNNER.md, "Reload"): a file created, written,
-// moved or deleted anywhere under them is reported with its path. Editor droppings (hidden
+// Watches folder trees with inotify for the reload (docs/RUNNER.md, "Reload"): a file created,
+// written, moved or deleted anywhere under them is reported with its path. Editor droppings (hidden
 // names, "~" backups, .swp), __pycache__ and .pyc are ignored. A tree that does not exist yet
 // is watched through its nearest existing parent, so creating it is noticed too.
 // Event-loop thread only.

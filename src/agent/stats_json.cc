@@ -213,6 +213,51 @@ std::string StatsJson(const StatsSnapshot& s) {
     bi.End();
     o.End();
   }
+  if (s.outputs || s.prometheus) {
+    std::string& list = root.Raw("outputs");
+    list += '[';
+    bool first = true;
+    if (s.outputs) {
+      for (const outputs::QueuedOutputStats& q : *s.outputs) {
+        if (!first) list += ',';
+        first = false;
+        Obj o(&list);
+        o.Str("name", q.name).Str("type", q.type).Str("target", q.target).Str("state", q.state);
+        {
+          Obj d(&o.Raw("queue"));
+          d.Uint("records", q.queue.records).Uint("bytes", q.queue.bytes);
+          d.Uint("appended", q.queue.appended).Uint("consumed", q.queue.consumed);
+          d.Uint("dropped_records", q.queue.dropped_records);
+          d.Uint("corrupt_records", q.queue.corrupt_records);
+          d.Uint("torn_tail_bytes", q.queue.torn_tail_bytes).Uint("fsyncs", q.queue.fsyncs);
+          d.Uint("append_errors", q.queue.append_errors).Str("last_error", q.queue.last_error);
+          d.End();
+        }
+        o.Uint("points_in", q.points_in).Uint("points_filtered", q.points_filtered);
+        o.Uint("points_sent", q.points_sent).Uint("batches_sent", q.batches_sent);
+        o.Uint("retries", q.retries).Uint("deadletter_batches", q.deadletter_batches);
+        o.Uint("deadletter_points", q.deadletter_points);
+        o.Uint("deadletter_files_removed", q.deadletter_files_removed);
+        o.Str("last_error", q.last_error).Int("last_error_unix_ns", q.last_error_unix_ns);
+        o.Int("last_sent_unix_ns", q.last_sent_unix_ns);
+        o.End();
+      }
+    }
+    if (s.prometheus) {
+      for (const PrometheusOutputStats& p : *s.prometheus) {
+        if (!first) list += ',';
+        first = false;
+        Obj o(&list);
+        o.Str("name", p.name).Str("type", "prometheus").Str("path", p.path);
+        o.Uint("series", p.stats.series).Uint("samples_written", p.stats.samples_written);
+        o.Uint("samples_out_of_order", p.stats.samples_out_of_order);
+        o.Uint("dropped_series", p.stats.dropped_series);
+        o.Uint("expired_series", p.stats.expired_series);
+        o.End();
+      }
+    }
+    list += ']';
+  }
   if (s.reload) {
     Obj o(&root.Raw("reload"));
     o.Uint("reloads", s.reload->reloads).Uint("rejected", s.reload->rejected);

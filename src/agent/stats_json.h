@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "ingest/api.h"
+#include "outputs/prometheus_output.h"
+#include "outputs/queued_output.h"
 #include "runner/supervisor.h"
 #include "store/sqlite_store.h"
 
@@ -23,6 +25,11 @@ struct ReloadStats {
   std::vector<std::string> pending_restart;  // agent.conf settings a reload could not apply
 };
 
+struct PrometheusOutputStats {
+  std::string name, path;
+  outputs::PrometheusStats stats;
+};
+
 struct StatsSnapshot {
   std::string version;
   int pid = 0;
@@ -32,6 +39,8 @@ struct StatsSnapshot {
   const ingest::ApiStats* api = nullptr;
   const store::StoreStats* store = nullptr;
   const ReloadStats* reload = nullptr;
+  const std::vector<outputs::QueuedOutputStats>* outputs = nullptr;
+  const std::vector<PrometheusOutputStats>* prometheus = nullptr;
 };
 
 std::string StatsJson(const StatsSnapshot& s);

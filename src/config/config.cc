@@ -8,6 +8,7 @@
 
 #include "common/files.h"
 #include "common/strings.h"
+#include "model/point.h"
 
 namespace pythond::config {
 
@@ -50,6 +51,7 @@ class Loader {
       return a < b;
     });
     for (const auto& f : files) LoadFile(f, f == conf_d / "agent.conf");
+    NameOutputs();
     ApplyDefaults();
     if (!errors_.empty()) {
       std::string msg = std::to_string(errors_.size()) + " configuration error(s):";
@@ -82,6 +84,8 @@ class Loader {
       std::string k(key.str());
       if (k == "inputs") {
         LoadInputs(file, node);
+      } else if (k == "outputs") {
+        LoadOutputs(file, node);
       } else if (is_agent_conf && k == "http_api") {
         LoadHttpApi(file, node);
       } else if (is_agent_conf && k == "log") {
@@ -141,7 +145,7 @@ class Loader {
   }
 
   void WarnUnknownKeys(const std::string& file, const toml::table& t, const std::string& section,
-                       std::initializer_list<const char*> known) {
+                       const std::vector<const char*>& known) {
     for (auto&& [key, node] : t) {
       std::string k(key.str());
       if (std::find_if(known.begin(), known.end(), [&](const char* x) { return k == x; }) ==
@@ -290,6 +294,245 @@ class Loader {
     }
   }
 
+  void LoadOutputs(const std::string& file, const toml::node& node) {
+    const toml::table* outputs = AsTable(file, node, "outputs");
+    if (!outputs) return;
+    for (auto&& [key, value] : *outputs) {
+      std::string type(key.str());
+      const auto& types = OutputTypes();
+      if (std::find(types.begin(), types.end(), type) == types.end()) {
+        std::string known;
+        for (const auto& t : types) known += (known.empty() ? "" : ", ") + t;
+        errors_.push_back(Where(file, value) + ": unknown output type [[outputs." + type +
+                          "]] (known: " + known + ")");
+        continue;
+      }
+      if (const toml::array* arr = value.as_array()) {
+        for (const toml::node& item : *arr) {
+          if (const toml::table* t = item.as_table()) {
+            LoadOutput(file, type, *t);
+          } else {
+            errors_.push_back(Where(file, item) + ": [[outputs." + type +
+                              "]] entries must be tables");
+          }
+        }
+      } else if (const toml::table* t = value.as_table()) {
+        LoadOutput(file, type, *t);
+      } else {
+        errors_.push_back(Where(file, value) + ": outputs." + type + " must be [[outputs." + type +
+                          "]]");
+      }
+    }
+  }
+
+  void GetBool(const std::string& file, const toml::table& t, const char* key,
+               const std::string& section, bool* out) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    if (auto v = n->value<bool>()) {
+      *out = *v;
+    } else {
+      errors_.push_back(Where(file, *n) + ": " + section + "." + key + " must be true or false");
+    }
+  }
+
+  void GetSize(const std::string& file, const toml::table& t, const char* key,
+               const std::string& section, double min_bytes, uint64_t* out) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    if (!ReadSize(*n, out, min_bytes)) {
+      errors_.push_back(Where(file, *n) + ": " + section + "." + key +
+                        " must be a size like \"4MiB\", \"1GiB\" (or a number of bytes), at "
+                        "least " +
+                        std::to_string(static_cast<uint64_t>(min_bytes)) + " bytes");
+    }
+  }
+
+  void GetStringTable(const std::string& file, const toml::table& t, const char* key,
+                      const std::string& section,
+                      std::vector<std::pair<std::string, std::string>>* out) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    const toml::table* table = n->as_table();
+    if (!table) {
+      errors_.push_back(Where(file, *n) + ": " + section + "." + key +
+                        " must be a table of strings, like { key = \"value\" }");
+      return;
+    }
+    for (auto&& [k, v] : *table) {
+      if (auto s = v.value<std::string>()) {
+        out->emplace_back(std::string(k.str()), *s);
+      } else {
+        errors_.push_back(Where(file, v) + ": " + section + "." + key + "." + std::string(k.str()) +
+                          " must be a string");
+      }
+    }
+  }
+
+  void LoadOutput(const std::string& file, const std::string& type, const toml::table& t) {
+    OutputConfig out;
+    out.type = type;
+    out.file = file;
+    out.line = static_cast<int>(t.source().begin.line);
+    std::string section = "outputs." + type;
+    std::string where = Where(file, t);
+    size_t errors_before = errors_.size();
+    GetString(file, t, "name", section, &out.name);
+    if (const toml::node* n = t.get("categories")) {
+      std::string key = section + ".categories";
+      if (ReadStringArray(file, *n, key.c_str(), &out.categories)) {
+        for (const auto& c : out.categories) {
+          if (!model::ParseCategory(c)) {
+            errors_.push_back(Where(file, *n) + ": " + key + ": unknown category '" + c +
+                              "' (want metric, logging, object, custom_object, keyevent, rum, "
+                              "network or security)");
+          }
+        }
+      }
+    }
+    if (const toml::node* n = t.get("measurements")) {
+      std::string key = section + ".measurements";
+      ReadStringArray(file, *n, key.c_str(), &out.measurements);
+    }
+    if (const toml::node* n = t.get("batch_max_points")) {
+      auto v = n->value<int64_t>();
+      if (v && *v > 0 && *v <= 1'000'000) {
+        out.batch_max_points = static_cast<size_t>(*v);
+      } else {
+        errors_.push_back(Where(file, *n) + ": " + section +
+                          ".batch_max_points must be 1..1000000");
+      }
+    }
+    GetSize(file, t, "batch_max_size", section, 1024, &out.batch_max_bytes);
+    GetDuration(file, t, "batch_max_age", section, &out.batch_max_age_ns);
+    GetSize(file, t, "queue_max_size", section, 1 << 20, &out.queue_max_bytes);
+    GetSize(file, t, "queue_segment_size", section, 64 << 10, &out.queue_segment_bytes);
+    std::string overflow;
+    if (GetString(file, t, "overflow", section, &overflow)) {
+      if (overflow == "drop_oldest") {
+        out.overflow = OutputConfig::Overflow::kDropOldest;
+      } else if (overflow == "block") {
+        out.overflow = OutputConfig::Overflow::kBlock;
+      } else {
+        errors_.push_back(Where(file, *t.get("overflow")) + ": " + section +
+                          ".overflow must be \"drop_oldest\" or \"block\", not \"" + overflow +
+                          "\"");
+      }
+    }
+    GetBool(file, t, "fsync", section, &out.fsync);
+    GetDuration(file, t, "timeout", section, &out.timeout_ns);
+    GetDuration(file, t, "retry_min", section, &out.retry_min_ns);
+    GetDuration(file, t, "retry_max", section, &out.retry_max_ns);
+    GetSize(file, t, "deadletter_max_size", section, 1 << 20, &out.deadletter_max_bytes);
+    std::vector<const char*> known = {"name",           "categories",
+                                      "measurements",   "batch_max_points",
+                                      "batch_max_size", "batch_max_age",
+                                      "queue_max_size", "queue_segment_size",
+                                      "overflow",       "fsync",
+                                      "timeout",        "retry_min",
+                                      "retry_max",      "deadletter_max_size"};
+    auto require = [&](const char* key, const std::string& value, const char* example) {
+      if (value.empty() && errors_.size() == errors_before) {
+        errors_.push_back(where + ": [[" + section + "]] needs " + key + " = " + example +
+                          " (required)");
+      }
+    };
+    if (type == "influxdb") {
+      auto& o = out.influxdb;
+      GetString(file, t, "url", section, &o.url);
+      GetString(file, t, "version", section, &o.version);
+      GetString(file, t, "database", section, &o.database);
+      GetString(file, t, "retention_policy", section, &o.retention_policy);
+      GetString(file, t, "username", section, &o.username);
+      GetString(file, t, "password", section, &o.password);
+      GetString(file, t, "org", section, &o.org);
+      GetString(file, t, "bucket", section, &o.bucket);
+      GetString(file, t, "token", section, &o.token);
+      GetBool(file, t, "gzip", section, &o.gzip);
+      if (!o.version.empty() && o.version != "1" && o.version != "2") {
+        errors_.push_back(where + ": " + section + ".version must be \"1\" or \"2\"");
+      }
+      require("url", o.url, "\"http://127.0.0.1:8086\"");
+      known.insert(known.end(), {"url", "version", "database", "retention_policy", "username",
+                                 "password", "org", "bucket", "token", "gzip"});
+    } else if (type == "datakit") {
+      auto& o = out.datakit;
+      GetString(file, t, "url", section, &o.url);
+      GetString(file, t, "token", section, &o.token);
+      GetStringTable(file, t, "routes", section, &o.routes);
+      for (const auto& [category, path] : o.routes) {
+        if (!model::ParseCategory(category)) {
+          errors_.push_back(where + ": " + section + ".routes: unknown category '" + category +
+                            "'");
+        }
+      }
+      GetBool(file, t, "gzip", section, &o.gzip);
+      require("url", o.url, "\"http://127.0.0.1:9529\"");
+      known.insert(known.end(), {"url", "token", "routes", "gzip"});
+    } else if (type == "kafka") {
+      auto& o = out.kafka;
+      GetString(file, t, "brokers", section, &o.brokers);
+      GetString(file, t, "topic", section, &o.topic);
+      GetStringTable(file, t, "properties", section, &o.properties);
+      require("brokers", o.brokers, "\"127.0.0.1:9092\"");
+      if (o.topic.empty()) errors_.push_back(where + ": " + section + ".topic must not be empty");
+      known.insert(known.end(), {"brokers", "topic", "properties"});
+    } else if (type == "prometheus") {
+      auto& o = out.prometheus;
+      GetString(file, t, "path", section, &o.path);
+      GetDuration(file, t, "expire", section, &o.expire_ns);
+      if (o.path.empty() || o.path[0] != '/' || o.path.find('?') != std::string::npos) {
+        errors_.push_back(where + ": " + section + ".path must be a path like \"/v1/prometheus\"");
+      }
+      known.insert(known.end(), {"path", "expire"});
+    }
+    WarnUnknownKeys(file, t, section, known);
+    // Secrets need not be written into the file: "$VAR" / "${VAR}" come from the agent's
+    // environment, as in envs.
+    auto expand = [&](const char* what, std::string* value) {
+      std::string expanded, err;
+      if (!ExpandEnv(*value, lookup_, &expanded, &err)) {
+        errors_.push_back(where + ": " + section + "." + what + ": " + err);
+      } else {
+        *value = std::move(expanded);
+      }
+    };
+    expand("url", &out.influxdb.url);
+    expand("password", &out.influxdb.password);
+    expand("token", &out.influxdb.token);
+    expand("url", &out.datakit.url);
+    expand("token", &out.datakit.token);
+    expand("brokers", &out.kafka.brokers);
+    for (auto& [k, v] : out.kafka.properties) expand("properties", &v);
+    if (errors_.size() != errors_before) return;
+    config_.outputs.push_back(std::move(out));
+  }
+
+  // Default names, and names unique across outputs (they name folders under data/queue/).
+  void NameOutputs() {
+    std::map<std::string, std::string> used;  // name → where
+    std::map<std::string, int> per_type;
+    for (OutputConfig& o : config_.outputs) {
+      std::string where = o.file + ":" + std::to_string(o.line);
+      if (o.name.empty()) {
+        int n = ++per_type[o.type];
+        o.name = n == 1 ? o.type : o.type + "-" + std::to_string(n);
+      }
+      bool safe = !o.name.empty() && o.name != "." && o.name != ".." &&
+                  o.name.find_first_of("/\\") == std::string::npos && o.name.size() <= 100;
+      if (!safe) {
+        errors_.push_back(where + ": output name '" + o.name +
+                          "' must be a plain file name (no '/', at most 100 characters)");
+        continue;
+      }
+      auto [it, inserted] = used.emplace(o.name, where);
+      if (!inserted) {
+        errors_.push_back(where + ": output name '" + o.name + "' is already used at " +
+                          it->second + " (set a distinct name = \"...\")");
+      }
+    }
+  }
+
   void LoadPythondInput(const std::string& file, const toml::table& t) {
     InputConfig in;
     in.file = file;
@@ -388,9 +631,9 @@ class Loader {
   }
 
   // "512MiB", "2GiB", "100MB", "4096" (bytes as a string) or an integer number of bytes.
-  static bool ReadSize(const toml::node& n, uint64_t* out) {
+  static bool ReadSize(const toml::node& n, uint64_t* out, double min_bytes = 1 << 20) {
     if (auto v = n.value<int64_t>()) {
-      if (*v < (1 << 20)) return false;
+      if (*v < min_bytes) return false;
       *out = static_cast<uint64_t>(*v);
       return true;
     }
@@ -425,7 +668,7 @@ class Loader {
     for (const auto& [name, mult] : kUnits) {
       if (unit == name) {
         double bytes = number * mult;
-        if (!(bytes >= (1 << 20)) || bytes > 1e15) return false;
+        if (!(bytes >= min_bytes) || bytes > 1e15) return false;
         *out = static_cast<uint64_t>(bytes);
         return true;
       }
@@ -488,6 +731,11 @@ bool SameSettings(const InputConfig& a, const InputConfig& b) {
          a.isolation == b.isolation;
 }
 
+const std::vector<std::string>& OutputTypes() {
+  static const std::vector<std::string> kTypes = {"influxdb", "datakit", "kafka", "prometheus"};
+  return kTypes;
+}
+
 std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b) {
   std::vector<std::string> out;
   auto check = [&out](bool same, const char* name) {
@@ -514,6 +762,7 @@ std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b) 
   check(a.spread_ns == b.spread_ns, "runner.spread");
   check(a.reload_watch == b.reload_watch, "reload.watch");
   check(a.reload_delay_ns == b.reload_delay_ns, "reload.delay");
+  check(a.outputs == b.outputs, "outputs");
   return out;
 }
 

@@ -40,6 +40,76 @@ struct InputConfig {
 // restarts an input whose settings differ.
 bool SameSettings(const InputConfig& a, const InputConfig& b);
 
+// [[outputs.<type>]] tables in agent.conf (docs/OUTPUTS.md). Each output gets its own queue and
+// forwarder; those that leave the machine (influxdb, datakit, kafka) sit behind a disk queue
+// under ROOT/data/queue/<name>/.
+struct OutputConfig {
+  std::string type;  // "influxdb", "datakit", "kafka", "prometheus"
+  std::string name;  // unique; default: the type (then "<type>-2", ...)
+  // Filters: empty = everything. Categories by DataKit name ("metric", "logging", ...);
+  // measurements exact or with a trailing '*' (prefix).
+  std::vector<std::string> categories;
+  std::vector<std::string> measurements;
+  // Batching of what is sent: at most this many points or bytes per request/message; a
+  // partial batch waits at most max_age for more.
+  size_t batch_max_points = 5000;
+  uint64_t batch_max_bytes = 4 << 20;
+  int64_t batch_max_age_ns = 1'000'000'000;
+  // The disk queue.
+  uint64_t queue_max_bytes = uint64_t{1} << 30;
+  uint64_t queue_segment_bytes = 64 << 20;
+  enum class Overflow { kDropOldest, kBlock };
+  Overflow overflow = Overflow::kDropOldest;  // kBlock: ingest answers 503 while full
+  bool fsync = true;  // false: acknowledged once written (survives an agent crash, not a power cut)
+  // Delivery.
+  int64_t timeout_ns = 10'000'000'000;  // per request
+  int64_t retry_min_ns = 1'000'000'000;
+  int64_t retry_max_ns = 60'000'000'000;
+  uint64_t deadletter_max_bytes = 256 << 20;  // data/deadletter/<name>/, oldest removed beyond
+
+  // type = "influxdb": v1 (/write?db=&rp=, user/password) or v2 (/api/v2/write?org=&bucket=,
+  // token). version "" : v2 when org or bucket is set, else v1.
+  struct InfluxDb {
+    std::string url;  // "http://127.0.0.1:8086"
+    std::string version;
+    std::string database = "pythond", retention_policy, username, password;
+    std::string org, bucket, token;
+    bool gzip = true;
+    bool operator==(const InfluxDb&) const = default;
+  } influxdb;
+  // type = "datakit": POST <url>/v1/write/<category>[?token=] (a DataKit or a Dataway).
+  struct DataKit {
+    std::string url;  // "http://127.0.0.1:9529" or "https://openway.guance.com"
+    std::string token;
+    std::vector<std::pair<std::string, std::string>> routes;  // category → path override
+    bool gzip = true;
+    bool operator==(const DataKit&) const = default;
+  } datakit;
+  // type = "kafka": one message per series per batch (line protocol), keyed by the series.
+  struct Kafka {
+    std::string brokers;                                          // "host:9092,host2:9092"
+    std::string topic = "pythond-{category}";                     // {category} is replaced
+    std::vector<std::pair<std::string, std::string>> properties;  // librdkafka settings
+    bool operator==(const Kafka&) const = default;
+  } kafka;
+  // type = "prometheus": the latest value of each numeric metric field as a gauge, served at
+  // `path` on the agent's HTTP listener.
+  struct Prometheus {
+    std::string path = "/v1/prometheus";
+    int64_t expire_ns = 300'000'000'000;  // series not updated for this long are dropped
+    bool operator==(const Prometheus&) const = default;
+  } prometheus;
+
+  std::string file;
+  int line = 0;
+  bool operator==(const OutputConfig&) const = default;
+  // Whether this type leaves the machine (and so sits behind a disk queue).
+  bool remote() const { return type != "prometheus"; }
+};
+
+// The output types [[outputs.<type>]] may name, in the order docs/OUTPUTS.md lists them.
+const std::vector<std::string>& OutputTypes();
+
 struct Config {
   std::filesystem::path root;
   // [http_api]
@@ -75,6 +145,7 @@ struct Config {
   int64_t reload_delay_ns = 1'000'000'000;
 
   std::vector<InputConfig> inputs;
+  std::vector<OutputConfig> outputs;
   std::vector<std::string> warnings;  // non-fatal findings, "file:line: text"
 
   std::filesystem::path python_d() const { return root / "python.d"; }

@@ -253,6 +253,156 @@ TEST(ConfigTest, AgentSettingsChangedNamesTheSettings) {
               ::testing::ElementsAre("http_api.listen", "global_tags", "runner.spread"));
 }
 
+TEST(ConfigTest, OutputsOfEveryType) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf", R"(
+[[outputs.influxdb]]
+url = "http://127.0.0.1:8428"
+categories = ["metric", "logging"]
+measurements = ["cpu", "disk_*"]
+batch_max_points = 100
+batch_max_size = "64KiB"
+batch_max_age = "200ms"
+queue_max_size = "16MiB"
+overflow = "block"
+fsync = false
+retry_max = "5s"
+
+[[outputs.influxdb]]
+url = "http://127.0.0.1:8086"
+org = "o"
+bucket = "b"
+token = "t"
+
+[[outputs.datakit]]
+url = "http://127.0.0.1:9529"
+token = "tkn_x"
+routes = { logging = "/v1/write/logging" }
+
+[[outputs.kafka]]
+name = "events"
+brokers = "127.0.0.1:9092"
+topic = "pd-{category}"
+properties = { "linger.ms" = "5" }
+
+[[outputs.prometheus]]
+expire = "1m"
+)");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  ASSERT_EQ(cfg->outputs.size(), 5u);
+  auto find = [&](const std::string& name) -> const OutputConfig& {
+    for (const auto& o : cfg->outputs) {
+      if (o.name == name) return o;
+    }
+    ADD_FAILURE() << "no output " << name;
+    return cfg->outputs[0];
+  };
+  const OutputConfig& vm = find("influxdb");
+  EXPECT_EQ(vm.influxdb.url, "http://127.0.0.1:8428");
+  EXPECT_THAT(vm.categories, ::testing::ElementsAre("metric", "logging"));
+  EXPECT_THAT(vm.measurements, ::testing::ElementsAre("cpu", "disk_*"));
+  EXPECT_EQ(vm.batch_max_points, 100u);
+  EXPECT_EQ(vm.batch_max_bytes, 65536u);
+  EXPECT_EQ(vm.batch_max_age_ns, 200'000'000);
+  EXPECT_EQ(vm.queue_max_bytes, 16u << 20);
+  EXPECT_EQ(vm.overflow, OutputConfig::Overflow::kBlock);
+  EXPECT_FALSE(vm.fsync);
+  EXPECT_EQ(vm.retry_max_ns, 5'000'000'000);
+  EXPECT_TRUE(vm.remote());
+  EXPECT_EQ(vm.line, 2);
+  EXPECT_EQ(find("influxdb-2").influxdb.bucket, "b");  // the second table of its type
+  EXPECT_EQ(find("datakit").datakit.routes,
+            (std::vector<std::pair<std::string, std::string>>{{"logging", "/v1/write/logging"}}));
+  EXPECT_EQ(find("events").kafka.topic, "pd-{category}");
+  EXPECT_EQ(find("events").kafka.properties.size(), 1u);
+  EXPECT_EQ(find("prometheus").prometheus.path, "/v1/prometheus");
+  EXPECT_EQ(find("prometheus").prometheus.expire_ns, 60'000'000'000);
+  EXPECT_FALSE(find("prometheus").remote());
+}
+
+TEST(ConfigTest, BadOutputsAreErrorsWithTheirLine) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf", R"([[outputs.influxdb]]
+database = "x"
+
+[[outputs.graphite]]
+url = "x"
+
+[[outputs.kafka]]
+brokers = "b"
+overflow = "sometimes"
+categories = ["metrics"]
+
+[[outputs.datakit]]
+name = "a/b"
+url = "http://x"
+
+[[outputs.prometheus]]
+name = "p"
+[[outputs.prometheus]]
+name = "p"
+path = "metrics"
+)");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_FALSE(cfg.ok());
+  std::string m = cfg.status().message();
+  EXPECT_THAT(m, HasSubstr("agent.conf:1: [[outputs.influxdb]] needs url ="));
+  EXPECT_THAT(m, HasSubstr("agent.conf:4: unknown output type [[outputs.graphite]]"));
+  EXPECT_THAT(m, HasSubstr("agent.conf:9: outputs.kafka.overflow must be \"drop_oldest\" or"));
+  EXPECT_THAT(m, HasSubstr("agent.conf:10: outputs.kafka.categories: unknown category 'metrics'"));
+  EXPECT_THAT(m, HasSubstr("output name 'a/b' must be a plain file name"));
+  EXPECT_THAT(m, HasSubstr("outputs.prometheus.path must be a path"));
+}
+
+TEST(ConfigTest, OutputSecretsComeFromTheEnvironment) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf", R"([[outputs.influxdb]]
+url = "http://127.0.0.1:8086"
+org = "o"
+bucket = "b"
+token = "$INFLUX_TOKEN"
+[[outputs.kafka]]
+brokers = "127.0.0.1:9092"
+properties = { "sasl.password" = "${KAFKA_PASSWORD}" }
+)");
+  auto cfg = LoadConfig(root.path(),
+                        FakeEnv({{"INFLUX_TOKEN", "secret-1"}, {"KAFKA_PASSWORD", "secret-2"}}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  for (const auto& o : cfg->outputs) {
+    if (o.type == "influxdb") EXPECT_EQ(o.influxdb.token, "secret-1");
+    if (o.type == "kafka") EXPECT_EQ(o.kafka.properties[0].second, "secret-2");
+  }
+}
+
+TEST(ConfigTest, EverySampleOutputConfigLoads) {
+  for (const char* type : {"influxdb", "datakit", "kafka", "prometheus"}) {
+    testing::TempDir root;
+    std::filesystem::create_directories(root.path() / "conf.d");
+    std::filesystem::copy_file(std::filesystem::path(PYTHOND_SOURCE_PYTHON_DIR) / ".." /
+                                   "examples/outputs" / (std::string(type) + ".conf"),
+                               root.path() / "conf.d" / (std::string(type) + ".conf"));
+    auto cfg = LoadConfig(root.path(), FakeEnv({}));
+    ASSERT_TRUE(cfg.ok()) << type << ": " << cfg.status().ToString();
+    ASSERT_EQ(cfg->outputs.size(), 1u) << type;
+    EXPECT_EQ(cfg->outputs[0].type, type);
+    EXPECT_TRUE(cfg->warnings.empty()) << type << ": " << cfg->warnings[0];
+  }
+}
+
+TEST(ConfigTest, DuplicateOutputNamesAreRefused) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf", R"([[outputs.prometheus]]
+name = "p"
+[[outputs.prometheus]]
+name = "p"
+)");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_THAT(cfg.status().message(),
+              HasSubstr("agent.conf:3: output name 'p' is already used at"));
+}
+
 TEST(ConfigTest, BadDurationIsAnError) {
   testing::TempDir root;
   root.Write("conf.d/agent.conf", "[store]\nretention = \"soon\"\n");

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <optional>
+
 #include "common/logging.h"
 #include "common/strings.h"
 #include "ingest/body_decoder.h"
@@ -100,6 +102,41 @@ bool Api::IsPublic(std::string_view path) const {
 }
 
 Answer Api::Handle(const Request& request) {
+  std::optional<Answer> answer;
+  Handle(request, [&answer](Answer a) { answer = std::move(a); });
+  if (!answer) {
+    return ErrorAnswer(500, "datakit.internal",
+                       "a sink completed asynchronously; use Handle(request, respond)");
+  }
+  return std::move(*answer);
+}
+
+void Api::Handle(const Request& request, Respond respond) {
+  model::PointBatchPtr batch;
+  Answer answer = Route(request, &batch);
+  if (!batch) {
+    respond(std::move(answer));
+    return;
+  }
+  // The answer waits until every sink holds the batch as safely as it promises (an output's
+  // disk queue: fsynced).
+  sink_->WriteAsync(batch, [this, batch, answer = std::move(answer),
+                            respond = std::move(respond)](Status s) mutable {
+    InputIngestStats& input_stats = stats_.inputs[batch->input];
+    if (!s.ok()) {
+      ++stats_.busy;
+      ++input_stats.refused_requests;
+      respond(ErrorAnswer(503, "datakit.busy", s.message()));
+      return;
+    }
+    size_t n = batch->points.size();
+    stats_.points_accepted[static_cast<int>(batch->category)] += n;
+    input_stats.points[static_cast<int>(batch->category)] += n;
+    respond(std::move(answer));
+  });
+}
+
+Answer Api::Route(const Request& request, model::PointBatchPtr* batch) {
   ++stats_.requests;
   std::string_view target = request.target;
   std::string_view path = target, query;
@@ -119,9 +156,16 @@ Answer Api::Handle(const Request& request) {
     if (request.method != "POST") {
       return ErrorAnswer(405, "datakit.methodNotAllowed", "use POST for /v1/write");
     }
-    return HandleWrite(path.substr(kWrite.size()), query, request);
+    return HandleWrite(path.substr(kWrite.size()), query, request, batch);
   }
   if (path == "/v1/ping") return HandlePing();
+  if (auto route = options_.get_routes.find(std::string(path));
+      route != options_.get_routes.end()) {
+    if (request.method != "GET") {
+      return ErrorAnswer(405, "datakit.methodNotAllowed", "use GET for " + std::string(path));
+    }
+    return route->second();
+  }
   if (path == "/v1/stats" && options_.stats_json) {
     if (request.method != "GET") {
       return ErrorAnswer(405, "datakit.methodNotAllowed", "use GET for /v1/stats");
@@ -138,7 +182,7 @@ Answer Api::Handle(const Request& request) {
 }
 
 Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_query,
-                        const Request& request) {
+                        const Request& request, model::PointBatchPtr* pending) {
   ++stats_.write_requests;
   QueryString query(raw_query);
 
@@ -274,15 +318,8 @@ Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_que
   auto batch = std::make_shared<model::PointBatch>();
   batch->category = *category;
   batch->input = input;
-  size_t n = parsed.points.size();
   batch->points = std::move(parsed.points);
-  Status s = sink_->Write(std::move(batch));
-  if (!s.ok()) {
-    ++stats_.busy;
-    return refuse(503, "datakit.busy", s.message());
-  }
-  stats_.points_accepted[static_cast<int>(*category)] += n;
-  input_stats.points[static_cast<int>(*category)] += n;
+  *pending = std::move(batch);  // written by Handle; `ok` is the answer once it is safe
   return ok;
 }
 

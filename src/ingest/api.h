@@ -6,6 +6,7 @@
 //   GET  /v1/ping              {"content":{"version","uptime","host"}}
 //   POST /v1/lasterror         {"input":..,"err_content":..} from a script
 //   GET  /v1/stats             the agent's state (ApiOptions::stats_json)
+//   GET  <path>                ApiOptions::get_routes (e.g. the prometheus output)
 // Errors answer DataKit's JSON body {"error_code":"datakit.xxx","message":"..."}.
 #pragma once
 
@@ -52,6 +53,8 @@ struct ApiOptions {
   size_t max_decoded_bytes = 32 << 20;  // a compressed body may not decode to more (413)
   // GET /v1/stats answers this JSON document; null: 404.
   std::function<std::string()> stats_json;
+  // More GET routes by exact path (the prometheus output's page); same access rules.
+  std::map<std::string, std::function<Answer()>> get_routes;
 };
 
 // What one input has sent (by the `input` each batch is stored under).
@@ -87,13 +90,23 @@ class Api {
   Api(outputs::Output* sink, std::function<int64_t()> now_ns, std::function<int64_t()> mono_ns,
       ApiOptions options);
 
+  using Respond = std::function<void(Answer)>;
+  // Answers `request`: at once, or for a write once every sink holds the batch (an output's
+  // disk queue fsyncs first). `respond` runs on the event-loop thread, exactly once.
+  void Handle(const Request& request, Respond respond);
+  // The same, for callers whose sinks complete at once (tests): a sink that completes later
+  // yields a 500.
   Answer Handle(const Request& request);
 
   const ApiStats& stats() const { return stats_; }
   const std::map<std::string, LastError>& last_errors() const { return last_errors_; }
 
  private:
-  Answer HandleWrite(std::string_view category, std::string_view query, const Request& request);
+  // Everything but the write itself: an answer, and for an accepted write the batch to write
+  // (the answer is then what to send once it is written).
+  Answer Route(const Request& request, model::PointBatchPtr* batch);
+  Answer HandleWrite(std::string_view category, std::string_view query, const Request& request,
+                     model::PointBatchPtr* pending);
   Answer HandlePing();
   Answer HandleLastError(const Request& request);
   bool IsPublic(std::string_view path) const;

@@ -128,8 +128,10 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     r.content_encoding = std::string_view(encoding.data(), encoding.size());
     r.body = req.body();
     r.remote_is_loopback = loopback_;
-    Answer a = server_->handler_(r);
-    Reply(std::move(a), req.keep_alive(), req.version());
+    // The request's views point into parser_, which stays until the answer is written.
+    server_->handler_(
+        r, [self = shared_from_this(), keep_alive = req.keep_alive(),
+            version = req.version()](Answer a) { self->Reply(std::move(a), keep_alive, version); });
   }
 
   // `linger`: the request (body) may not have been read, as for 413: after the answer, read

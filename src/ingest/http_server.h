@@ -29,7 +29,8 @@ struct HttpServerOptions {
 
 class HttpServer {
  public:
-  using Handler = std::function<Answer(const Request&)>;
+  // Answers a request by calling `respond` once, now or later (on the event loop).
+  using Handler = std::function<void(const Request&, std::function<void(Answer)> respond)>;
 
   HttpServer(boost::asio::io_context& io, HttpServerOptions options, Handler handler);
   ~HttpServer();

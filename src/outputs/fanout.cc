@@ -1,5 +1,7 @@
 #include "outputs/fanout.h"
 
+#include <memory>
+
 namespace pythond::outputs {
 
 Status Fanout::Write(model::PointBatchPtr batch) {
@@ -9,6 +11,25 @@ Status Fanout::Write(model::PointBatchPtr batch) {
     if (!s.ok() && first.ok()) first = s;
   }
   return first;
+}
+
+void Fanout::WriteAsync(model::PointBatchPtr batch, std::function<void(Status)> done) {
+  if (sinks_.empty()) {
+    done(Status::Ok());
+    return;
+  }
+  struct Pending {
+    size_t left;
+    Status first;
+    std::function<void(Status)> done;
+  };
+  auto pending = std::make_shared<Pending>(Pending{sinks_.size(), Status::Ok(), std::move(done)});
+  for (Output* sink : sinks_) {
+    sink->WriteAsync(batch, [pending](Status s) {
+      if (!s.ok() && pending->first.ok()) pending->first = std::move(s);
+      if (--pending->left == 0) pending->done(std::move(pending->first));
+    });
+  }
 }
 
 bool Fanout::HasRoom() const {

@@ -14,6 +14,8 @@ class Fanout : public Output {
   std::string_view name() const override { return "fanout"; }
   // Writes to every sink; returns the first error (the other sinks still got the batch).
   Status Write(model::PointBatchPtr batch) override;
+  // Completes once every sink has; with the first error, if any (the others still got it).
+  void WriteAsync(model::PointBatchPtr batch, std::function<void(Status)> done) override;
   void Flush() override;
   bool HasRoom() const override;
 

@@ -787,15 +787,20 @@ void Supervisor::OnWrite(size_t index, simdjson::dom::element doc) {
   request.content_type = GetString(doc, "ct");
   request.plugin_header = GetString(doc, "plugin");
   request.body = GetString(doc, "body");
-  PipeAnswer answer;
+  // The answer may come later (a disk queue's fsync): by then the worker may be gone.
+  std::weak_ptr<WorkerProcess> worker = u.worker;
+  auto ack = [worker, seq](PipeAnswer answer) {
+    if (auto w = worker.lock()) {
+      w->Send("{\"t\":\"ack\",\"seq\":" + std::to_string(seq) + ",\"status\":" +
+              std::to_string(answer.status) + ",\"body\":" + JsonQuote(answer.body) + "}");
+    }
+  };
   if (options_.on_pipe_request) {
-    answer = options_.on_pipe_request(request);
+    options_.on_pipe_request(request, std::move(ack));
   } else {
-    answer.status = 503;
-    answer.body = "{\"error_code\":\"datakit.busy\",\"message\":\"no API behind the pipe\"}";
+    ack(PipeAnswer{503,
+                   "{\"error_code\":\"datakit.busy\",\"message\":\"no API behind the pipe\"}"});
   }
-  u.worker->Send("{\"t\":\"ack\",\"seq\":" + std::to_string(seq) + ",\"status\":" +
-                 std::to_string(answer.status) + ",\"body\":" + JsonQuote(answer.body) + "}");
 }
 
 void Supervisor::OnOutput(size_t index, std::string_view line, bool is_stderr, size_t truncated) {

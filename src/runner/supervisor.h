@@ -70,8 +70,9 @@ struct SupervisorOptions {
   double output_burst = 500;
   std::shared_ptr<spdlog::logger> cli_log;  // the seed's _datakit_pythond_cli.log; may be null
   std::function<std::vector<std::string>()> base_env;  // the agent's environment
-  // Requests scripts send through the worker pipe; null: answered 503.
-  std::function<PipeAnswer(const PipeRequest&)> on_pipe_request;
+  // Requests scripts send through the worker pipe, answered through the callback (now or later,
+  // on the event loop; the request's views are valid only during the call); null: 503.
+  std::function<void(const PipeRequest&, std::function<void(PipeAnswer)>)> on_pipe_request;
   std::function<int64_t()> wall_now_ns;  // for the unix times in stats; default system_clock
 };
 

@@ -3,20 +3,10 @@ read back from both. Where both accept a line, measurement, tags, field values a
 must agree; every known disagreement is listed (and documented in docs/API.md)."""
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
 import unittest
-import urllib.error
-import urllib.parse
-import urllib.request
 
-from harness import Agent, wait_for
-
-INFLUXD = shutil.which("influxd") or "/usr/bin/influxd"
+from harness import Agent
+from servers import InfluxDB
 
 # (name, line without timestamp). Each line gets its own measurement and timestamp.
 CORPUS = [
@@ -51,12 +41,6 @@ KNOWN = {
 BASE_NS = 1700000000000000000
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def influx_type(t):
     return {"float": "real", "integer": "integer", "string": "text", "boolean": "bool"}[t]
 
@@ -71,96 +55,32 @@ def pythond_type(value):
     return "text"
 
 
-class InfluxDB:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="pythond-influx-")
-        self.port = free_port()
-        conf = os.path.join(self.dir, "influxdb.conf")
-        with open(conf, "w") as f:
-            f.write("""reporting-disabled = true
-bind-address = "127.0.0.1:%d"
-[meta]
-  dir = "%s/meta"
-[data]
-  dir = "%s/data"
-  wal-dir = "%s/wal"
-  query-log-enabled = false
-[http]
-  bind-address = "127.0.0.1:%d"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-""" % (free_port(), self.dir, self.dir, self.dir, self.port))
-        self.log = open(os.path.join(self.dir, "influxd.log"), "wb")
-        self.proc = subprocess.Popen([INFLUXD, "-config", conf], stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-        def ping():
-            if self.proc.poll() is not None:
-                raise AssertionError("influxd exited with %s" % self.proc.returncode)
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/ping" % self.port, timeout=2):
-                    return True
-            except OSError:
-                return False
-
-        wait_for(ping, 60, "influxd to answer /ping", interval=0.1)
-        self.query("CREATE DATABASE diff", method="POST")
-
-    def query(self, q, method="GET"):
-        params = urllib.parse.urlencode({"db": "diff", "q": q, "epoch": "ns"})
-        url = "http://127.0.0.1:%d/query?%s" % (self.port, params)
-        req = urllib.request.Request(url, method=method)
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())
-
-    def write(self, body):
-        req = urllib.request.Request("http://127.0.0.1:%d/write?db=diff" % self.port,
-                                     data=body.encode(), method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                return resp.status, ""
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-
-    def point(self, measurement):
-        """(tags, fields with values, field types) of the measurement's one point."""
-        esc = measurement.replace("\\", "\\\\").replace('"', '\\"')
-        tag_keys = set()
-        for s in self.query('SHOW TAG KEYS FROM "%s"' % esc)["results"][0].get("series", []):
-            tag_keys.update(v[0] for v in s["values"])
-        types = {}
-        for s in self.query('SHOW FIELD KEYS FROM "%s"' % esc)["results"][0].get("series", []):
-            types.update({v[0]: influx_type(v[1]) for v in s["values"]})
-        series = self.query('SELECT * FROM "%s"' % esc)["results"][0]["series"][0]
-        row = dict(zip(series["columns"], series["values"][0]))
-        tags = {k: v for k, v in row.items() if k in tag_keys and v is not None}
-        fields = {k: v for k, v in row.items() if k in types and v is not None}
-        return tags, fields, types
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+def influx_point(influx, measurement):
+    """(tags, fields with values, field types) of the measurement's one point."""
+    esc = measurement.replace("\\", "\\\\").replace('"', '\\"')
+    tag_keys = set()
+    for s in influx.query('SHOW TAG KEYS FROM "%s"' % esc)["results"][0].get("series", []):
+        tag_keys.update(v[0] for v in s["values"])
+    types = {}
+    for s in influx.query('SHOW FIELD KEYS FROM "%s"' % esc)["results"][0].get("series", []):
+        types.update({v[0]: influx_type(v[1]) for v in s["values"]})
+    series = influx.query('SELECT * FROM "%s"' % esc)["results"][0]["series"][0]
+    row = dict(zip(series["columns"], series["values"][0]))
+    tags = {k: v for k, v in row.items() if k in tag_keys and v is not None}
+    fields = {k: v for k, v in row.items() if k in types and v is not None}
+    return tags, fields, types
 
 
 class InfluxDifferentialTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.influx = InfluxDB()
+        cls.influx = InfluxDB().start()
         cls.agent = Agent().start()
 
     @classmethod
     def tearDownClass(cls):
         cls.agent.cleanup()
-        cls.influx.stop()
+        cls.influx.cleanup()
 
     def differences(self, index, line):
         """What differs between the two for one line ([] when they agree)."""
@@ -173,7 +93,7 @@ class InfluxDifferentialTest(unittest.TestCase):
         if status != 200:
             return []
         ours = json.loads(text)[0]
-        tags, fields, types = self.influx.point(ours["measurement"])
+        tags, fields, types = influx_point(self.influx, ours["measurement"])
         out = []
         if ours["tags"] != tags:
             out.append("tags %r vs %r" % (ours["tags"], tags))
