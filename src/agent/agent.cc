@@ -333,6 +333,19 @@ int RunAgent(const RunOptions& options) {
   std::function<void(const std::string&)> on_file_change;
   FileWatcher watcher(io, [&on_file_change](const std::string& path) { on_file_change(path); });
   asio::steady_timer reload_timer(io);
+  asio::steady_timer drain_timer(io);  // the stop waits for writes in flight
+  std::chrono::steady_clock::time_point drain_until;
+  std::function<void()> drain_writes = [&] {
+    if (api.writes_in_flight() == 0 || std::chrono::steady_clock::now() >= drain_until) {
+      stop_signals.cancel();
+      io.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(10));
+    drain_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) drain_writes();
+    });
+  };
   std::string reload_trigger;  // what started the pending debounced reload
   auto reload = [&](const std::string& trigger) {
     if (stopping) return;
@@ -412,8 +425,9 @@ int RunAgent(const RunOptions& options) {
       reload_timer.cancel();
       hup_signal.cancel();
       child_signal.cancel();
-      stop_signals.cancel();
-      io.stop();
+      // Writes waiting for an output's fsync still get their answer (at most 5 s).
+      drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      drain_writes();
     });
   };
   std::function<void()> wait_stop = [&] {

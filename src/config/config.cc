@@ -731,6 +731,13 @@ bool SameSettings(const InputConfig& a, const InputConfig& b) {
          a.isolation == b.isolation;
 }
 
+bool OutputConfig::SameSettings(const OutputConfig& o) const {
+  OutputConfig a = *this, b = o;
+  a.file = b.file = "";
+  a.line = b.line = 0;
+  return a == b;
+}
+
 const std::vector<std::string>& OutputTypes() {
   static const std::vector<std::string> kTypes = {"influxdb", "datakit", "kafka", "prometheus"};
   return kTypes;
@@ -762,7 +769,11 @@ std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b) 
   check(a.spread_ns == b.spread_ns, "runner.spread");
   check(a.reload_watch == b.reload_watch, "reload.watch");
   check(a.reload_delay_ns == b.reload_delay_ns, "reload.delay");
-  check(a.outputs == b.outputs, "outputs");
+  check(a.outputs.size() == b.outputs.size() &&
+            std::equal(
+                a.outputs.begin(), a.outputs.end(), b.outputs.begin(),
+                [](const OutputConfig& x, const OutputConfig& y) { return x.SameSettings(y); }),
+        "outputs");
   return out;
 }
 

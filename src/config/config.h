@@ -103,6 +103,8 @@ struct OutputConfig {
   std::string file;
   int line = 0;
   bool operator==(const OutputConfig&) const = default;
+  // Whether two outputs would run the same way: every setting but where the table is.
+  bool SameSettings(const OutputConfig& o) const;
   // Whether this type leaves the machine (and so sits behind a disk queue).
   bool remote() const { return type != "prometheus"; }
 };

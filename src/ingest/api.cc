@@ -102,13 +102,14 @@ bool Api::IsPublic(std::string_view path) const {
 }
 
 Answer Api::Handle(const Request& request) {
-  std::optional<Answer> answer;
-  Handle(request, [&answer](Answer a) { answer = std::move(a); });
-  if (!answer) {
+  // Shared: a sink that completes later must not write into this frame.
+  auto answer = std::make_shared<std::optional<Answer>>();
+  Handle(request, [answer](Answer a) { *answer = std::move(a); });
+  if (!*answer) {
     return ErrorAnswer(500, "datakit.internal",
                        "a sink completed asynchronously; use Handle(request, respond)");
   }
-  return std::move(*answer);
+  return std::move(**answer);
 }
 
 void Api::Handle(const Request& request, Respond respond) {
@@ -120,8 +121,10 @@ void Api::Handle(const Request& request, Respond respond) {
   }
   // The answer waits until every sink holds the batch as safely as it promises (an output's
   // disk queue: fsynced).
+  ++writes_in_flight_;
   sink_->WriteAsync(batch, [this, batch, answer = std::move(answer),
                             respond = std::move(respond)](Status s) mutable {
+    --writes_in_flight_;
     InputIngestStats& input_stats = stats_.inputs[batch->input];
     if (!s.ok()) {
       ++stats_.busy;

@@ -99,6 +99,8 @@ class Api {
   Answer Handle(const Request& request);
 
   const ApiStats& stats() const { return stats_; }
+  // Writes handed to the sinks whose answer has not been sent yet.
+  size_t writes_in_flight() const { return writes_in_flight_; }
   const std::map<std::string, LastError>& last_errors() const { return last_errors_; }
 
  private:
@@ -118,6 +120,7 @@ class Api {
   int64_t started_ns_;
   RateLimiter write_limit_;
   ApiStats stats_;
+  size_t writes_in_flight_ = 0;
   std::map<std::string, LastError> last_errors_;  // by input name
 };
 

@@ -138,6 +138,9 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   // and discard what the client still sends (bounded) before closing, or the kernel resets the
   // connection and the client never sees the answer.
   void Reply(Answer a, bool keep_alive, unsigned version, bool linger = false) {
+    // A fresh deadline for the answer: a write may have waited for an output's fsync past the
+    // request's read deadline, and an expired timer would fail this write at once.
+    stream_.expires_after(std::chrono::nanoseconds(options_.read_timeout_ns));
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(a.status), version);
     res->set(http::field::server, "pythond");

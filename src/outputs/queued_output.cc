@@ -170,18 +170,12 @@ QueuedOutputStats QueuedOutput::Stats() const {
   return s;
 }
 
-std::string QueuedOutput::Encode(const model::PointBatch& batch, uint32_t* points) {
-  *points = 0;
-  std::string lines;
-  for (const model::Point& p : batch.points) {
-    if (!MeasurementMatches(config_.measurements, p.measurement)) continue;
-    model::AppendLineProtocol(lines, p);
-    ++*points;
-  }
-  return lines;
-}
-
 void QueuedOutput::AppenderLoop() {
+  // A record holds at most a batch's worth of points and bytes (so the forwarder never has to
+  // send more than the limits), and never more than an eighth of the queue.
+  const uint64_t max_record = std::max<uint64_t>(
+      std::min<uint64_t>(config_.batch_max_bytes, config_.queue_max_bytes / 8), 1024);
+  const size_t max_record_points = std::max<size_t>(config_.batch_max_points, 1);
   std::unique_lock lock(mu_);
   while (true) {
     wake_appender_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
@@ -195,31 +189,48 @@ void QueuedOutput::AppenderLoop() {
     // of at most an eighth of the queue (the queue refuses a single call over a quarter).
     const uint64_t max_chunk = std::max<uint64_t>(config_.queue_max_bytes / 8, 1);
     std::vector<std::string> payloads;
-    std::vector<size_t> chunk_of(work.size(), 0);  // per pending batch
-    std::vector<size_t> chunk_ends;                // payload index where each chunk ends
-    std::vector<uint64_t> chunk_points = {0};      // points appended by each chunk
+    std::vector<std::pair<size_t, size_t>> chunks_of(work.size());  // per batch: [first, last]
+    std::vector<size_t> chunk_ends;            // payload index where each chunk ends
+    std::vector<uint64_t> chunk_points = {0};  // points appended by each chunk
     uint64_t chunk_bytes = 0, filtered = 0;
-    payloads.reserve(work.size());
+    auto add_payload = [&](model::Category category, uint32_t n, std::string& lines) {
+      std::string payload = EncodePayload(category, n, lines);
+      if (chunk_bytes > 0 && chunk_bytes + payload.size() > max_chunk) {
+        chunk_ends.push_back(payloads.size());
+        chunk_points.push_back(0);
+        chunk_bytes = 0;
+      }
+      chunk_bytes += payload.size();
+      chunk_points.back() += n;
+      payloads.push_back(std::move(payload));
+      lines.clear();
+    };
     for (size_t i = 0; i < work.size(); ++i) {
       const model::PointBatch& b = *work[i].batch;
+      chunks_of[i].first = chunk_ends.size();
       bool category_ok = config_.categories.empty() ||
                          std::find(config_.categories.begin(), config_.categories.end(),
                                    model::CategoryName(b.category)) != config_.categories.end();
+      std::string lines;
       uint32_t n = 0;
-      std::string lines = category_ok ? Encode(b, &n) : std::string();
-      filtered += b.points.size() - n;
-      if (n > 0) {
-        std::string payload = EncodePayload(b.category, n, lines);
-        if (chunk_bytes > 0 && chunk_bytes + payload.size() > max_chunk) {
-          chunk_ends.push_back(payloads.size());
-          chunk_points.push_back(0);
-          chunk_bytes = 0;
+      for (const model::Point& p : b.points) {
+        if (!category_ok || !MeasurementMatches(config_.measurements, p.measurement)) {
+          ++filtered;
+          continue;
         }
-        chunk_bytes += payload.size();
-        chunk_points.back() += n;
-        payloads.push_back(std::move(payload));
+        size_t before = lines.size();
+        model::AppendLineProtocol(lines, p);
+        if (n > 0 && (lines.size() > max_record || n >= max_record_points)) {
+          std::string last = lines.substr(before);  // starts the next record
+          lines.resize(before);
+          add_payload(b.category, n, lines);
+          lines = std::move(last);
+          n = 0;
+        }
+        ++n;
       }
-      chunk_of[i] = chunk_ends.size();
+      if (n > 0) add_payload(b.category, n, lines);
+      chunks_of[i].second = chunk_ends.size();
     }
     chunk_ends.push_back(payloads.size());
     std::vector<Status> chunk_status(chunk_ends.size(), Status::Ok());
@@ -235,28 +246,33 @@ void QueuedOutput::AppenderLoop() {
         chunk_status[c] = Status(s.code(), "output '" + config_.name + "': " + s.message());
       }
     }
-
+    // A batch is written when every chunk holding a part of it is.
+    std::vector<std::function<void()>> completions;
     lock.lock();
-    appending_ = false;
     stats_.points_filtered += filtered;
     stats_.points_in += points_in;
-    for (const Status& s : chunk_status) {
+    for (size_t i = 0; i < work.size(); ++i) {
+      Status s = Status::Ok();
+      for (size_t c = chunks_of[i].first; c <= chunks_of[i].second && s.ok(); ++c) {
+        s = chunk_status[c];
+      }
       if (!s.ok()) {
         stats_.last_error = s.message();
         stats_.last_error_unix_ns = now_unix_ns_();
       }
-    }
-    for (size_t i = 0; i < work.size(); ++i) {
-      Pending& p = work[i];
-      const Status& s = chunk_status[chunk_of[i]];
-      if (p.result) {
-        *p.result = {true, s};
+      if (work[i].result) {
+        *work[i].result = {true, s};
       } else {
-        post_([done = std::move(p.done), s] { done(s); });
+        completions.push_back([done = std::move(work[i].done), s] { done(s); });
       }
     }
-    appended_.notify_all();
-    if (!payloads.empty()) wake_forwarder_.notify_all();
+    appended_.notify_all();  // blocking Write()s
+    lock.unlock();
+    // Posted outside the lock: a completion may call back into this output.
+    for (auto& c : completions) post_(std::move(c));
+    lock.lock();
+    appending_ = false;
+    appended_.notify_all();  // Flush()
   }
   appending_ = false;
   appended_.notify_all();
@@ -279,7 +295,12 @@ void QueuedOutput::ForwarderLoop() {
   };
   while (!stopping()) {
     std::vector<QueueRecord> records = queue_->Peek(max_points, max_bytes, 1'000'000'000);
-    if (records.empty()) continue;
+    if (records.empty()) {
+      // Records waiting but none readable: the queue could not read its files (logged by the
+      // queue). Wait instead of spinning.
+      if (queue_->Stats().records > 0 && !Pause(config_.retry_min_ns)) return;
+      continue;
+    }
     // A partial batch waits up to batch_max_age for more (fewer, larger requests).
     size_t bytes = 0, points_peeked = 0;
     for (const auto& r : records) {
@@ -319,6 +340,11 @@ void QueuedOutput::ForwarderLoop() {
       }
       SendBatch batch{first.category, lines, points};
       SendResult result = sender_->Send(batch);
+      if (result.kind == SendResult::Kind::kReject && !DeadLetter(batch, last_seq, result.error)) {
+        // Refused, and its dead letter could not be written: keep it queued and try again.
+        result = SendResult::Retry("refused by the backend (" + result.error +
+                                   ") and the dead letter could not be written");
+      }
       if (result.kind == SendResult::Kind::kRetry) {
         backoff_ns =
             backoff_ns == 0 ? config_.retry_min_ns : std::min(backoff_ns * 2, config_.retry_max_ns);
@@ -343,9 +369,7 @@ void QueuedOutput::ForwarderLoop() {
         if (!Pause(wait)) return;
         break;  // Peek again: from the first record not consumed
       }
-      if (result.kind == SendResult::Kind::kReject) {
-        DeadLetter(batch, last_seq, result.error);
-      } else {
+      if (result.kind == SendResult::Kind::kOk) {
         // Counted before the records leave the queue: an empty queue means counted.
         std::lock_guard lock(mu_);
         if (stats_.state == "retrying") {
@@ -370,7 +394,7 @@ void QueuedOutput::ForwarderLoop() {
   }
 }
 
-void QueuedOutput::DeadLetter(const SendBatch& batch, uint64_t last_seq,
+bool QueuedOutput::DeadLetter(const SendBatch& batch, uint64_t last_seq,
                               const std::string& reason) {
   // A dead letter is line protocol again (comments carry the context): it can be inspected,
   // fixed and posted to /v1/write/<category> as is.
@@ -385,6 +409,14 @@ void QueuedOutput::DeadLetter(const SendBatch& batch, uint64_t last_seq,
   fs::create_directories(deadletter_dir_, ec);
   fs::path file = deadletter_dir_ / (std::to_string(now) + "-" + std::to_string(last_seq) + ".lp");
   Status s = WriteFileAtomic(file, text);
+  if (!s.ok()) {
+    std::lock_guard lock(mu_);
+    LOG_ERROR(
+        "output '{}': {} point(s) refused by {}: {}; the dead letter could not be "
+        "written ({}), so they stay queued and are sent again",
+        config_.name, batch.points, stats_.target, reason, s.message());
+    return false;
+  }
   // Bounded: the oldest files go first.
   std::vector<std::pair<fs::path, uintmax_t>> files;
   uintmax_t total = 0;
@@ -411,15 +443,9 @@ void QueuedOutput::DeadLetter(const SendBatch& batch, uint64_t last_seq,
   stats_.deadletter_files_removed += removed;
   stats_.last_error = "refused by the backend: " + reason;
   stats_.last_error_unix_ns = now;
-  if (s.ok()) {
-    LOG_ERROR("output '{}': {} point(s) refused by {}: {}; kept in {}", config_.name, batch.points,
-              stats_.target, reason, file.string());
-  } else {
-    LOG_ERROR(
-        "output '{}': {} point(s) refused by {}: {}; and the dead letter could not be "
-        "written: {}",
-        config_.name, batch.points, stats_.target, reason, s.message());
-  }
+  LOG_ERROR("output '{}': {} point(s) refused by {}: {}; kept in {}", config_.name, batch.points,
+            stats_.target, reason, file.string());
+  return true;
 }
 
 }  // namespace pythond::outputs

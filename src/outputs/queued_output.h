@@ -93,9 +93,9 @@ class QueuedOutput : public Output {
   };
   void AppenderLoop();
   void ForwarderLoop();
-  // Filters and encodes a batch; empty when no point passes.
-  std::string Encode(const model::PointBatch& batch, uint32_t* points);
-  void DeadLetter(const SendBatch& batch, uint64_t last_seq, const std::string& reason);
+  // Writes a refused batch to data/deadletter/<name>/; false when the file could not be
+  // written (the batch then stays queued).
+  bool DeadLetter(const SendBatch& batch, uint64_t last_seq, const std::string& reason);
   // Waits `ns` unless stopping; false when stopping.
   bool Pause(int64_t ns);
 

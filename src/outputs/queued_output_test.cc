@@ -235,6 +235,35 @@ TEST_F(QueuedOutputTest, ARefusedBatchIsADeadLetterAndNotRetried) {
   EXPECT_EQ(shared_->sent.size(), 2u);  // bad once, good once
 }
 
+TEST_F(QueuedOutputTest, ABatchLargerThanTheLimitsIsSentInSeveralRequests) {
+  config_.batch_max_points = 4;
+  auto out = Open();
+  std::vector<std::string> names;
+  for (int i = 0; i < 10; ++i) names.push_back("p" + std::to_string(i));
+  ASSERT_TRUE(out->Write(Batch(model::Category::kMetric, names)).ok());
+  ASSERT_TRUE(WaitDelivered(10));
+  std::lock_guard lock(shared_->mu);
+  ASSERT_EQ(shared_->delivered.size(), 3u);  // 4 + 4 + 2, in order
+  for (const auto& [category, lines] : shared_->delivered) {
+    EXPECT_LE(std::count(lines.begin(), lines.end(), '\n'), 4);
+  }
+  EXPECT_EQ(shared_->delivered[2].second.find("p8,"), 0u);
+}
+
+TEST_F(QueuedOutputTest, ARefusalWhoseDeadLetterCannotBeWrittenStaysQueued) {
+  shared_->script = {SendResult::Reject("HTTP 400: no"), SendResult::Reject("HTTP 400: no")};
+  config_.retry_min_ns = 1'000'000;
+  fs::create_directories(dir_.path() / "deadletter");
+  std::ofstream(dir_.path() / "deadletter" / "out") << "a file where the folder should be";
+  auto out = Open();
+  ASSERT_TRUE(out->Write(Batch(model::Category::kMetric, {"kept"})).ok());
+  ASSERT_TRUE(WaitDelivered(1));  // third try: the script is empty, so it is taken
+  QueuedOutputStats s = out->Stats();
+  EXPECT_EQ(s.deadletter_batches, 0u);
+  EXPECT_EQ(s.retries, 2u);
+  EXPECT_THAT(s.last_error, HasSubstr("dead letter could not be written"));
+}
+
 TEST_F(QueuedOutputTest, DeadLettersAreBounded) {
   config_.deadletter_max_bytes = 1 << 20;
   for (int i = 0; i < 6; ++i) shared_->script.push_back(SendResult::Reject("no"));

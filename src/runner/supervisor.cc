@@ -503,7 +503,8 @@ void Supervisor::ScheduleRestart(size_t index, const std::string& why) {
   CliLog(crash_loop ? spdlog::level::err : spdlog::level::warn, text);
   u.restart_timer->expires_after(std::chrono::nanoseconds(u.backoff_ns));
   u.restart_timer->async_wait([this, index](const boost::system::error_code& ec) {
-    if (ec || stopping_) return;
+    // A handler already queued when a reload retired the unit still runs: check again.
+    if (ec || stopping_ || units_[index]->retired) return;
     SpawnWorker(index);
   });
 }
