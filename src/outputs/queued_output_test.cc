@@ -266,6 +266,7 @@ TEST_F(QueuedOutputTest, ARefusalWhoseDeadLetterCannotBeWrittenStaysQueued) {
 
 TEST_F(QueuedOutputTest, DeadLettersAreBounded) {
   config_.deadletter_max_bytes = 1 << 20;
+  config_.batch_max_points = 1;  // one 300 KiB dead letter per send (the newest is always kept)
   for (int i = 0; i < 6; ++i) shared_->script.push_back(SendResult::Reject("no"));
   auto out = Open();
   for (int i = 0; i < 6; ++i) ASSERT_TRUE(out->Write(BigBatch(300 << 10, i)).ok());

@@ -306,6 +306,7 @@ Supervisor::ReloadSummary Supervisor::Reload(std::vector<config::InputConfig> in
       in.order = static_cast<int>(k);
       in.carried = std::move(carried);
       inputs_.push_back(std::move(in));
+      inputs_[old].replaced_by = inputs_.size() - 1;
       StartInput(inputs_.size() - 1);
       RetireInput(old, why);
       continue;
@@ -330,6 +331,43 @@ Supervisor::ReloadSummary Supervisor::Reload(std::vector<config::InputConfig> in
   }
   ArmTimer();
   return summary;
+}
+
+void Supervisor::HandOverLastRuns(const Unit& u) {
+  size_t next = inputs_[u.input].replaced_by;
+  while (next != SIZE_MAX && inputs_[next].retired) next = inputs_[next].replaced_by;
+  if (next == SIZE_MAX) return;
+  Input& in = inputs_[next];
+  for (const Plugin& old : u.plugins) {
+    auto same = [&](const Plugin& p) {
+      return p.stats.module == old.stats.module && p.stats.class_name == old.stats.class_name;
+    };
+    auto snap = std::find_if(in.carried.begin(), in.carried.end(), same);
+    if (snap == in.carried.end()) continue;
+    auto delta = [](uint64_t now, uint64_t then) { return now > then ? now - then : 0; };
+    uint64_t runs = delta(old.stats.runs, snap->stats.runs);
+    uint64_t failures = delta(old.stats.failures, snap->stats.failures);
+    uint64_t timeouts = delta(old.stats.timeouts, snap->stats.timeouts);
+    uint64_t skipped = delta(old.stats.skipped, snap->stats.skipped);
+    bool newer_error = old.stats.last_error_unix_ns > snap->stats.last_error_unix_ns;
+    auto apply = [&](PluginStats& s) {
+      s.runs += runs;
+      s.failures += failures;
+      s.timeouts += timeouts;
+      s.skipped += skipped;
+      if (newer_error && old.stats.last_error_unix_ns > s.last_error_unix_ns) {
+        s.last_error = old.stats.last_error;
+        s.last_traceback = old.stats.last_traceback;
+        s.last_error_unix_ns = old.stats.last_error_unix_ns;
+      }
+    };
+    apply(snap->stats);  // for a worker of the new version that has not said hello yet
+    for (size_t unit : in.units) {
+      for (Plugin& p : units_[unit]->plugins) {
+        if (same(p)) apply(p.stats);
+      }
+    }
+  }
 }
 
 void Supervisor::RetireInput(size_t index, const std::string& why) {
@@ -905,6 +943,7 @@ void Supervisor::FinishExit(size_t index) {
   UnregisterPlugins(u, recycled.empty() ? how : "recycled (" + recycled + ")");
   if (u.retired) {
     u.state = "stopped";
+    HandOverLastRuns(u);
     u.plugins.clear();  // the input's new version carries their stats
     u.plugins.shrink_to_fit();
     LOG_INFO("input '{}': worker pid {} {} ({})", u.label, pid, how,

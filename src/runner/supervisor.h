@@ -231,7 +231,8 @@ class Supervisor {
     int order = 0;             // position in the configuration, for Stats()
     bool retired = false;      // replaced or removed by a reload; its workers are stopping
     int64_t loaded_unix_ns = 0;
-    std::vector<Plugin> carried;  // the plugins of the version it replaced (stats carry over)
+    std::vector<Plugin> carried;    // the plugins of the version it replaced (stats carry over)
+    size_t replaced_by = SIZE_MAX;  // the input that replaced it in a reload
   };
 
   size_t AddUnit(size_t input, std::string label, std::vector<ScriptModule> modules,
@@ -239,6 +240,9 @@ class Supervisor {
   void StartInput(size_t input);
   void RetireInput(size_t input, const std::string& why);
   void RetireUnit(size_t unit, const std::string& why);
+  // A retired unit's last runs (those that finished after the reload took its stats) are
+  // added to the input version that replaced it.
+  void HandOverLastRuns(const Unit& u);
   void SpawnWorker(size_t unit);
   void ScheduleRestart(size_t unit, const std::string& why);
   void OnMessage(size_t unit, std::string_view line);

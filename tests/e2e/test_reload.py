@@ -197,6 +197,50 @@ class ProcessIsolationReloadTest(ReloadTestBase):
         wait_for(lambda: not any(alive(pid) for pid in old), 10, "the old workers to exit")
 
 
+SLOW = """
+import os, time
+from datakit_framework import DataKitFramework
+
+class Slow(DataKitFramework):
+    name = "slow"
+    interval = {interval}
+
+    def run(self):
+        with open(os.environ["STARTS"], "a") as f:
+            f.write("start\\n")
+        time.sleep(1.5)
+        return self.feed_metric(measurement="slow", tags={{"k": "v"}}, fields={{"n": 1}})
+"""
+
+
+class InFlightRunTest(ReloadTestBase):
+    """A run in flight when its input is reloaded finishes in the old worker, and is counted
+    in the plugin's stats of the new version."""
+    AGENT_CONF = AGENT_CONF + '[reload]\nwatch = false\n'
+
+    def test_the_last_run_of_the_old_worker_is_counted(self):
+        a = self.agent
+        starts = os.path.join(a.root, "starts")
+        a.write("python.d/slow/slow.py", SLOW.format(interval=3))
+        a.write("conf.d/slow.conf", input_conf("slow", ["slow"], 'envs = ["STARTS=%s"]' % starts))
+        self.hup()
+
+        def started():
+            return sum(1 for _ in open(starts)) if os.path.exists(starts) else 0
+
+        p = self.wait_plugin("slow", lambda p: p["runs"] >= 1, "a first run of slow")
+        # The moment a run has started and not finished: reload then.
+        wait_for(lambda: started() == p["runs"] + 1 and started(), 10, "a run in flight")
+        old_pid = self.pid("slow")
+        # The new version runs every 30 s: no run of its own within this test.
+        a.write("python.d/slow/slow.py", SLOW.format(interval=30))
+        self.hup()
+        wait_for(lambda: not alive(old_pid), 10, "the old worker to finish its run and exit")
+        p = self.wait_plugin("slow", lambda p: p["interval_s"] == 30, "the new version")
+        self.assertEqual(p["runs"], started(), p)
+        self.assertEqual(p["failures"], 0, p)
+
+
 class WatchTest(ReloadTestBase):
     AGENT_CONF = AGENT_CONF + '[reload]\ndelay = "0.2s"\n'
 
