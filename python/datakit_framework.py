@@ -36,9 +36,18 @@ address in the environment variable ``PYTHOND_HTTP_ADDR`` (``host:port``, set
 by the pythond agent for the scripts it runs); otherwise ``127.0.0.1:9529``,
 DataKit's default.
 
+Testing a script needs no agent and no network: ``datakit_framework.testing``
+(defined in this file) runs a plugin and captures what it would send::
+
+    from datakit_framework.testing import run_plugin
+
+    cap = run_plugin(Demo)
+    cap.assert_metric('demo', tags={'host': 'web01'}, fields={'requests': 12})
+
 Only the Python standard library is used (Python 3.8 or newer).
 """
 
+import contextlib
 import datetime
 import decimal
 import http.client
@@ -52,10 +61,12 @@ import os
 import re
 import sys
 import threading
+import types
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
+                    Tuple)
 
 __all__ = ["DataKitFramework", "framework_log_path", "to_line_protocol"]
 __version__ = "1.0.0"
@@ -488,10 +499,17 @@ def _reset_framework_log() -> None:
 # Set by pythond's worker: callable(target, body, content_type, plugin_header) -> (status, text)
 # that hands a request to the agent over the worker's protocol pipe instead of HTTP (the same
 # API, the same answers; no socket, no HTTP parsing). None outside a pythond worker. Plugins given
-# an explicit ip/port always use HTTP.
+# an explicit ip/port use HTTP (unless _route_all_to_agent is set).
 _agent_transport = None  # type: Optional[Any]
 # Bodies larger than this go over HTTP even inside a worker (a protocol line is limited).
 _TRANSPORT_MAX_BODY = 2 * 1024 * 1024
+# Set by the worker of `pythond test`: with a transport installed, every request goes through it,
+# also those of plugins given an explicit ip/port and bodies over _TRANSPORT_MAX_BODY, so a test
+# run never sends anything over the network.
+_route_all_to_agent = False
+# The innermost active testing.capture() (see the "Test harness" section): while set, _post
+# hands it every request, whatever the target, before the transport and HTTP are considered.
+_capture = None  # type: Optional[Any]
 
 _direct_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _env_opener = urllib.request.build_opener()
@@ -918,6 +936,11 @@ class DataKitFramework(object):
         """The agent's API through the worker's pipe: same answers as over HTTP."""
         parts = urllib.parse.urlsplit(url)
         target = parts.path + ("?" + parts.query if parts.query else "")
+        if self._pythond_host is not None and ("test", self.name) not in _announced:
+            _announced.add(("test", self.name))
+            _log(logging.INFO, "pythond SDK %s: plugin %s: ip/port %s:%s not used: in test mode "
+                 "every request goes to the agent", __version__, self.name, self._pythond_host,
+                 self._pythond_port)
         key = ("pipe", self.name)
         if key not in _announced:
             _announced.add(key)
@@ -935,11 +958,22 @@ class DataKitFramework(object):
             self._record_error("write to %s refused: %d %s: %s" % (url, status, code, message))
         return text
 
+    def _post_to_capture(self, capture: Any, url: str, body: bytes, content_type: str) -> str:
+        """Hands a request to a testing.capture(), which answers as the agent would."""
+        status, text = capture._receive(self, url, body, content_type)
+        if status >= 300:
+            code, message = _error_details(text)
+            self._record_error("write to %s refused: %d %s: %s" % (url, status, code, message))
+        return text
+
     def _post(self, url: str, body: bytes, content_type: str) -> str:
         """POSTs body to url; returns the answer text, never raises for I/O."""
+        capture = _capture
+        if capture is not None:
+            return self._post_to_capture(capture, url, body, content_type)
         transport = _agent_transport
-        if transport is not None and self._pythond_host is None and \
-                len(body) <= _TRANSPORT_MAX_BODY:
+        if transport is not None and (_route_all_to_agent or (
+                self._pythond_host is None and len(body) <= _TRANSPORT_MAX_BODY)):
             return self._post_via_worker(transport, url, body, content_type)
         host = urllib.parse.urlsplit(url).hostname or ""
         key = (url.split("/v1/", 1)[0], self.name)
@@ -973,3 +1007,883 @@ class DataKitFramework(object):
         _log(logging.DEBUG, "plugin %s: write to %s: %d, %d bytes", self.name, url, status,
              len(body))
         return text
+
+
+# ---------------------------------------------------------------------------
+# Test harness: datakit_framework.testing
+# ---------------------------------------------------------------------------
+#
+# Lives in this file because DataKit ships the SDK as one file; registered below as the
+# submodule "<this module>.testing". Thread-safety: a capture's lists are guarded by its own
+# lock; the stack of active captures by _capture_lock. _post reads _capture without the lock
+# (one attribute read).
+
+_capture_lock = threading.Lock()
+_capture_stack = []  # type: List[Any]  # guarded by _capture_lock; innermost last
+
+# The categories the agent accepts on /v1/write/<category>.
+_WRITE_CATEGORIES = ("metric", "logging", "object", "custom_object", "keyevent", "rum",
+                     "network", "security")
+_CATEGORY_BY_LETTER = dict(CATEGORIES)
+_FAILURE_LIST_MAX = 20  # points listed in a failed assertion's message
+_FAILURE_LINE_MAX = 300  # characters of each listed line
+
+_LP_MEASUREMENT_ESCAPES = frozenset(", \\")
+_LP_KEY_ESCAPES = frozenset(",= \\")
+_LP_MEASUREMENT_ENDS = frozenset(", \n")
+_LP_KEY_ENDS = frozenset(",= \n")
+_LP_VALUE_ENDS = frozenset(", \t\n")
+_LP_FLOAT_RE = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+_LP_INT_RE = re.compile(r"-?[0-9]+\Z")
+_LP_TRUE = frozenset(("t", "T", "true", "True", "TRUE"))
+_LP_FALSE = frozenset(("f", "F", "false", "False", "FALSE"))
+
+
+class _TestingPoint(NamedTuple):
+    """One point as the agent would receive it (``datakit_framework.testing.Point``).
+
+    ``category``: "metric", "logging", "object", "custom_object", "keyevent",
+    "rum", ... (the ``/v1/write/<category>`` it was sent to; None from
+    :func:`parse_line_protocol`). ``measurement``: the measurement (the
+    ``source`` of a log, the ``cls`` of an object). ``tags``: ``{str: str}``.
+    ``fields``: ``{str: value}`` with the wire types: ``int`` (``123i`` or
+    ``123u``), ``float``, ``bool`` or ``str``. ``time``: Unix nanoseconds as the
+    agent computes them (the request's ``precision``, else the unit detected
+    from the magnitude), None when the point carries no timestamp.
+    ``input``: the ``input`` query parameter, or None. ``line``: the raw line
+    protocol of the point (without the final newline). ``plugin``: the
+    ``name`` of the plugin that sent it.
+    """
+
+    category: Optional[str]
+    measurement: str
+    tags: Dict[str, str]
+    fields: Dict[str, Any]
+    time: Optional[int]
+    input: Optional[str]
+    line: str
+    plugin: Optional[str]
+
+
+class _TestingRequest(NamedTuple):
+    """One request the SDK made (``datakit_framework.testing.Request``).
+
+    ``path``: path and query, e.g. ``/v1/write/metric?input=demo``;
+    ``content_type``; ``body`` (str); ``plugin`` (the plugin's ``name``);
+    ``url`` (the full URL the SDK would have used); ``status`` and
+    ``answer``: what the capture answered (200 and "" on success, else the
+    agent's status and JSON error body).
+    """
+
+    path: str
+    content_type: str
+    body: str
+    plugin: Optional[str]
+    url: str
+    status: int
+    answer: str
+
+
+def _lp_error(text: str, pos: int, reason: str) -> ValueError:
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return ValueError("line %d, column %d: %s" % (line, column, reason))
+
+
+def _lp_ident(text: str, pos: int, ends: frozenset, escapes: frozenset) -> Tuple[str, int]:
+    """Reads a measurement, tag key/value or field key from pos; returns (value, end)."""
+    out = []
+    n = len(text)
+    while pos < n:
+        c = text[pos]
+        if c == "\\" and pos + 1 < n and text[pos + 1] in escapes:
+            out.append(text[pos + 1])
+            pos += 2
+            continue
+        if c in ends or (c == "\r" and pos + 1 < n and text[pos + 1] == "\n"):
+            break
+        out.append(c)
+        pos += 1
+    return "".join(out), pos
+
+
+def _lp_at_line_end(text: str, pos: int) -> bool:
+    return pos >= len(text) or text[pos] == "\n" or text.startswith("\r\n", pos)
+
+
+def _lp_scalar(text: str, start: int, token: str) -> Any:
+    if token[-1] == "i" and _LP_INT_RE.match(token, 0, len(token) - 1):
+        value = int(token[:-1])
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise _lp_error(text, start, "integer %s out of the int64 range" % token)
+        return value
+    if token[-1] == "u" and token[0] != "-" and _LP_INT_RE.match(token, 0, len(token) - 1):
+        value = int(token[:-1])
+        if value > _UINT64_MAX:
+            raise _lp_error(text, start, "integer %s out of the uint64 range" % token)
+        return value
+    if token in _LP_TRUE:
+        return True
+    if token in _LP_FALSE:
+        return False
+    if _LP_FLOAT_RE.match(token):
+        value = float(token)
+        if math.isfinite(value):
+            return value
+    raise _lp_error(text, start, "invalid field value %r" % token)
+
+
+def _lp_time_to_ns(value: int, precision: Optional[str]) -> int:
+    """The agent's conversion of a wire timestamp to Unix ns (src/model/precision.cc)."""
+    if not precision:
+        magnitude = -(value + 1) if value < 0 else value
+        if magnitude < 10 ** 10:
+            precision = "s"
+        elif magnitude < 10 ** 13:
+            precision = "ms"
+        elif magnitude < 10 ** 16:
+            precision = "us"
+        else:
+            precision = "ns"
+    return value * _PRECISION_NS[precision]
+
+
+def _parse_lp_body(text: str, precision: Optional[str]) -> List[Tuple[str, Dict[str, str],
+                                                                       Dict[str, Any],
+                                                                       Optional[int], str]]:
+    """Parses line protocol as the agent does; returns (measurement, tags, fields, time, line)
+    for each point. Raises ValueError("line L, column C: reason") for what the agent refuses."""
+    points = []
+    n = len(text)
+    pos = 0
+    while pos < n:
+        while pos < n and text[pos] in " \t":
+            pos += 1
+        if _lp_at_line_end(text, pos):
+            pos = text.find("\n", pos)
+            pos = n if pos < 0 else pos + 1
+            continue
+        if text[pos] == "#":  # a comment
+            pos = text.find("\n", pos)
+            pos = n if pos < 0 else pos + 1
+            continue
+        start = pos
+        if text.startswith("\\#", pos) or text.startswith("\\\t", pos):
+            pos += 1  # `\#`, `\<tab>`: a measurement that starts with '#' or a tab
+        measurement, pos = _lp_ident(text, pos, _LP_MEASUREMENT_ENDS, _LP_MEASUREMENT_ESCAPES)
+        if not measurement:
+            raise _lp_error(text, pos, "missing measurement")
+        tags = {}  # type: Dict[str, str]
+        while pos < n and text[pos] == ",":
+            key_pos = pos + 1
+            key, pos = _lp_ident(text, key_pos, _LP_KEY_ENDS, _LP_KEY_ESCAPES)
+            if not key:
+                raise _lp_error(text, key_pos, "missing tag key")
+            if pos >= n or text[pos] != "=":
+                raise _lp_error(text, pos, "missing '=' after tag key %r" % key)
+            value_pos = pos + 1
+            value, pos = _lp_ident(text, value_pos, _LP_KEY_ENDS, _LP_KEY_ESCAPES)
+            if pos < n and text[pos] == "=":
+                raise _lp_error(text, pos, "unescaped '=' in the value of tag %r" % key)
+            if not value:
+                raise _lp_error(text, value_pos, "empty value for tag %r" % key)
+            if key in tags:
+                raise _lp_error(text, key_pos, "duplicate tag key %r" % key)
+            tags[key] = value
+        while pos < n and text[pos] == " ":
+            pos += 1
+        if _lp_at_line_end(text, pos):
+            raise _lp_error(text, pos, "missing fields")
+        fields = {}  # type: Dict[str, Any]
+        while True:
+            key_pos = pos
+            key, pos = _lp_ident(text, key_pos, _LP_KEY_ENDS, _LP_KEY_ESCAPES)
+            if not key:
+                raise _lp_error(text, key_pos, "missing field key")
+            if pos >= n or text[pos] != "=":
+                raise _lp_error(text, pos, "missing '=' after field key %r" % key)
+            pos += 1
+            if _lp_at_line_end(text, pos) or text[pos] in _LP_VALUE_ENDS:
+                raise _lp_error(text, pos, "missing value of field %r" % key)
+            if text[pos] == '"':
+                out = []
+                i = pos + 1
+                while True:
+                    if i >= n:
+                        raise _lp_error(text, pos, "unterminated string in field %r" % key)
+                    c = text[i]
+                    if c == '"':
+                        break
+                    if c == "\\" and i + 1 < n and text[i + 1] in '"\\':
+                        out.append(text[i + 1])
+                        i += 2
+                    else:
+                        out.append(c)
+                        i += 1
+                pos = i + 1
+                if not (_lp_at_line_end(text, pos) or text[pos] in _LP_VALUE_ENDS):
+                    raise _lp_error(text, pos, "expected ',' or ' ' after a string value")
+                value = "".join(out)
+            elif text[pos] == "[":
+                raise _lp_error(text, pos, "array values are not supported by this parser")
+            else:
+                end = pos
+                while end < n and text[end] not in _LP_VALUE_ENDS and \
+                        not text.startswith("\r\n", end):
+                    end += 1
+                value = _lp_scalar(text, pos, text[pos:end])
+                pos = end
+            fields.pop(key, None)  # a repeated key: the last value wins, as in the agent
+            fields[key] = value
+            if pos < n and text[pos] == ",":
+                pos += 1
+                continue
+            break
+        while pos < n and text[pos] in " \t":
+            pos += 1
+        timestamp = None  # type: Optional[int]
+        if not _lp_at_line_end(text, pos):
+            end = pos
+            while end < n and text[end] not in " \t\n" and not text.startswith("\r\n", end):
+                end += 1
+            token = text[pos:end]
+            if not _LP_INT_RE.match(token):
+                raise _lp_error(text, pos, "invalid timestamp %r" % token)
+            try:
+                timestamp = _lp_time_to_ns(int(token), precision)
+            except KeyError:
+                raise _lp_error(text, pos, "invalid precision %r" % precision) from None
+            if not _INT64_MIN <= timestamp <= _INT64_MAX:
+                raise _lp_error(text, pos, "timestamp %s out of range" % token)
+            pos = end
+            while pos < n and text[pos] in " \t":
+                pos += 1
+            if not _lp_at_line_end(text, pos):
+                raise _lp_error(text, pos, "unexpected text after the timestamp")
+        line = text[start:pos]
+        if text.startswith("\r\n", pos):
+            pos += 1
+        pos += 1
+        points.append((measurement, tags, fields, timestamp, line))
+    return points
+
+
+def _parse_line_protocol(text: str, precision: Optional[str] = None) -> List[_TestingPoint]:
+    """Parses line protocol into :class:`Point` values (``category``, ``input``
+    and ``plugin`` None), as pythond's agent reads it.
+
+    Reads what :func:`~datakit_framework.to_line_protocol` writes: escapes in
+    measurements, tag keys/values and field keys, strings with ``\\"`` and
+    ``\\\\`` (raw newlines allowed), ``123i``/``123u`` integers, floats,
+    booleans and an optional integer timestamp, converted to nanoseconds with
+    ``precision`` (``"n"``, ``"u"``, ``"ms"``, ``"s"``, ``"m"``, ``"h"``; by
+    magnitude when None). Blank lines and ``#`` comments are skipped. Raises
+    ValueError("line L, column C: reason") for anything else.
+    """
+    return [_TestingPoint(None, m, tags, fields, ts, None, line, None)
+            for m, tags, fields, ts, line in _parse_lp_body(text, precision)]
+
+
+def _json_points(text: str, precision: Optional[str]) -> List[Tuple[str, Dict[str, str],
+                                                                     Dict[str, Any],
+                                                                     Optional[int], str]]:
+    """Reads DataKit's JSON write body: [{"measurement", "tags", "fields", "time"}, ...]."""
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        raise ValueError("invalid JSON: %s" % exc) from None
+    if isinstance(parsed, dict):
+        parsed = [parsed]
+    if not isinstance(parsed, list):
+        raise ValueError("the body must be a JSON array of points")
+    points = []
+    for index, item in enumerate(parsed):
+        if not isinstance(item, dict) or not isinstance(item.get("measurement"), str) or \
+                not item["measurement"]:
+            raise ValueError("point #%d: needs a string \"measurement\"" % index)
+        raw_tags = item.get("tags") or {}
+        raw_fields = item.get("fields") or {}
+        if not isinstance(raw_tags, dict) or not isinstance(raw_fields, dict):
+            raise ValueError("point #%d: \"tags\" and \"fields\" must be objects" % index)
+        tags = dict((str(k), v if isinstance(v, str) else json.dumps(v))
+                    for k, v in raw_tags.items())
+        fields = dict((str(k), v) for k, v in raw_fields.items() if v is not None)
+        if not fields:
+            raise ValueError("point #%d: no fields" % index)
+        raw_time = item.get("time")
+        if raw_time is not None and (isinstance(raw_time, bool) or
+                                     not isinstance(raw_time, int)):
+            raise ValueError("point #%d: \"time\" must be an integer" % index)
+        timestamp = None if raw_time is None else _lp_time_to_ns(raw_time, precision)
+        points.append((item["measurement"], tags, fields, timestamp,
+                       json.dumps(item, ensure_ascii=False)))
+    return points
+
+
+def _agent_error(status: int, code: str, message: str) -> Tuple[int, str]:
+    return status, json.dumps({"error_code": code, "message": message})
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, bool):
+        return "%r (bool)" % value
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return "%s (%s)" % (text, type(value).__name__)
+
+
+def _callable_name(check: Callable[..., Any]) -> str:
+    return getattr(check, "__qualname__", None) or getattr(check, "__name__", None) or repr(check)
+
+
+def _describe_expected(values: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in values.items():
+        if isinstance(value, type):
+            text = "<any %s>" % value.__name__
+        elif callable(value):
+            text = "<predicate %s>" % _callable_name(value)
+        else:
+            text = repr(value)
+        parts.append("%r: %s" % (key, text))
+    return "{" + ", ".join(parts) + "}"
+
+
+def _type_matches(value: Any, expected: type) -> bool:
+    if expected is int:  # True is an int in Python, not on the wire
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _field_equals(actual: Any, expected: Any) -> bool:
+    """Equality with the wire type: 123 (int) and 123.0 (float) differ."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return isinstance(expected, bool) and isinstance(actual, bool) and actual == expected
+    if isinstance(expected, numbers.Integral):
+        return type(actual) is int and actual == int(expected)
+    if isinstance(expected, (numbers.Real, decimal.Decimal)):
+        return type(actual) is float and actual == float(expected)
+    if isinstance(expected, (bytes, bytearray)):
+        return actual == bytes(expected).decode("utf-8", errors="replace")
+    if isinstance(expected, (list, tuple, dict)) and isinstance(actual, str):
+        try:  # sent as JSON text by the encoder
+            return actual == json.dumps(expected)
+        except (TypeError, ValueError):
+            return False
+    return type(actual) is type(expected) and actual == expected
+
+
+def _check_value(kind: str, values: Mapping[str, Any], key: str,
+                 expected: Any) -> Optional[str]:
+    """Returns why values[key] does not match expected, or None when it does."""
+    if expected is None:
+        if key in values:
+            return "%s %r is %s, expected no such %s" % (kind, key, _short(values[key]), kind)
+        return None
+    if key not in values:
+        return "%s %r missing" % (kind, key)
+    actual = values[key]
+    if isinstance(expected, type):
+        if _type_matches(actual, expected):
+            return None
+        return "%s %r is %s, expected a %s" % (kind, key, _short(actual), expected.__name__)
+    if callable(expected):
+        try:
+            accepted = expected(actual)
+        except Exception as exc:
+            return "%s %r is %s, predicate %s raised %s: %s" % (
+                kind, key, _short(actual), _callable_name(expected), type(exc).__name__, exc)
+        if accepted:
+            return None
+        return "%s %r is %s, rejected by predicate %s" % (kind, key, _short(actual),
+                                                          _callable_name(expected))
+    if kind == "tag":
+        wanted = expected if isinstance(expected, str) else str(expected)
+        if actual == wanted:
+            return None
+        return "tag %r is %r, expected %r" % (key, actual, wanted)
+    if _field_equals(actual, expected):
+        return None
+    return "field %r is %s, expected %s" % (key, _short(actual), _short(expected))
+
+
+def _point_differences(point: _TestingPoint, category: Optional[str],
+                       measurement: Optional[str], tags: Mapping[str, Any],
+                       fields: Mapping[str, Any]) -> List[str]:
+    diffs = []
+    if category is not None and point.category != category:
+        diffs.append("category is %s, expected %s" % (point.category, category))
+    if measurement is not None and point.measurement != measurement:
+        diffs.append("measurement is %r, expected %r" % (point.measurement, measurement))
+    for key, expected in tags.items():
+        diff = _check_value("tag", point.tags, key, expected)
+        if diff is not None:
+            diffs.append(diff)
+    for key, expected in fields.items():
+        diff = _check_value("field", point.fields, key, expected)
+        if diff is not None:
+            diffs.append(diff)
+    return diffs
+
+
+def _display_line(text: str) -> str:
+    text = text.replace("\n", "\\n")
+    if len(text) > _FAILURE_LINE_MAX:
+        text = text[:_FAILURE_LINE_MAX - 3] + "..."
+    return text
+
+
+class _Capture(object):
+    """What the SDK sent while a :func:`capture` was active (``datakit_framework.testing.Capture``).
+
+    Every list attribute returns a new list (a snapshot); the capture may be
+    read while plugin threads still report. Assertion methods raise
+    AssertionError with a message that lists what was reported and, for the
+    closest point, what differs; on success they return the matching points.
+
+    Matching, in every ``assert_*`` method: ``tags`` and ``fields`` are
+    subset matches; the keys given must be present with equal values, other
+    keys are ignored. Field values compare with their wire type: ``123``
+    (int) does not match ``123.0`` (float). Tag values are strings on the
+    wire; a non-string expected tag value is compared as ``str(value)``.
+    An expected value may also be a type (``fields={'load': float}``), a
+    callable predicate (``fields={'load': lambda v: v >= 0}``; a predicate
+    that raises does not match) or None (the key must be absent).
+    ``count=None`` asks for at least one matching point, ``count=N`` for
+    exactly N (``count=0``: none).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # guards the lists below
+        self._points = []  # type: List[_TestingPoint]
+        self._requests = []  # type: List[_TestingRequest]
+        self._last_errors = []  # type: List[Tuple[str, str]]
+        self._results = []  # type: List[Any]
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return "<Capture: %d points, %d requests>" % (len(self._points), len(self._requests))
+
+    # -- what the SDK sent -------------------------------------------------
+
+    @property
+    def points(self) -> List[_TestingPoint]:
+        """Every point written, in the order the agent would have received them."""
+        with self._lock:
+            return list(self._points)
+
+    def _category(self, category: str) -> List[_TestingPoint]:
+        return [p for p in self.points if p.category == category]
+
+    @property
+    def metrics(self) -> List[_TestingPoint]:
+        """The points written to /v1/write/metric."""
+        return self._category("metric")
+
+    @property
+    def logging(self) -> List[_TestingPoint]:
+        """The points written to /v1/write/logging."""
+        return self._category("logging")
+
+    @property
+    def objects(self) -> List[_TestingPoint]:
+        """The points written to /v1/write/object."""
+        return self._category("object")
+
+    @property
+    def custom_objects(self) -> List[_TestingPoint]:
+        """The points written to /v1/write/custom_object."""
+        return self._category("custom_object")
+
+    @property
+    def events(self) -> List[_TestingPoint]:
+        """The points written to /v1/write/keyevent (every ``feed_*_event``)."""
+        return self._category("keyevent")
+
+    @property
+    def rum(self) -> List[_TestingPoint]:
+        """The points written to /v1/write/rum."""
+        return self._category("rum")
+
+    def lines(self, category: Optional[str] = None) -> List[str]:
+        """The line protocol of each point (of one category, e.g. "metric" or "M")."""
+        category = _CATEGORY_BY_LETTER.get(category, category) if category else None
+        return [p.line for p in self.points if category is None or p.category == category]
+
+    @property
+    def last_errors(self) -> List[Tuple[str, str]]:
+        """``(input, message)`` of each ``set_lasterror`` call."""
+        with self._lock:
+            return list(self._last_errors)
+
+    @property
+    def requests(self) -> List[_TestingRequest]:
+        """Every request, as :class:`Request` values (path with query, content type, body...)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def refused(self) -> List[_TestingRequest]:
+        """The requests the agent would have refused (status 300 or more)."""
+        return [r for r in self.requests if r.status >= 300]
+
+    @property
+    def results(self) -> List[Any]:
+        """The return value of each ``run()`` made by :func:`run_plugin`."""
+        with self._lock:
+            return list(self._results)
+
+    # -- assertions --------------------------------------------------------
+
+    def find(self, category: Optional[str] = None, measurement: Optional[str] = None,
+             tags: Optional[Mapping[str, Any]] = None,
+             fields: Optional[Mapping[str, Any]] = None) -> List[_TestingPoint]:
+        """Returns the points that match (None matches anything); never raises."""
+        category = _CATEGORY_BY_LETTER.get(category, category) if category else None
+        return [p for p in self.points
+                if not _point_differences(p, category, measurement, tags or {}, fields or {})]
+
+    def assert_point(self, category: str, measurement: Optional[str],
+                     tags: Optional[Mapping[str, Any]] = None,
+                     fields: Optional[Mapping[str, Any]] = None,
+                     count: Optional[int] = None) -> List[_TestingPoint]:
+        """Asserts that points of ``category`` ("metric", "logging", ... or a
+        report() letter such as "M") and ``measurement`` (None: any) match
+        ``tags`` and ``fields``; returns the matching points."""
+        __tracebackhide__ = True  # pytest: the failure is shown at the caller's line
+        category = _CATEGORY_BY_LETTER.get(category, category)
+        return self._assert(category, measurement, dict(tags or {}), dict(fields or {}), count,
+                            "%s point" % category)
+
+    def assert_metric(self, measurement: str, tags: Optional[Mapping[str, Any]] = None,
+                      fields: Optional[Mapping[str, Any]] = None,
+                      count: Optional[int] = None) -> List[_TestingPoint]:
+        """Asserts that metric points of ``measurement`` match ``tags`` and ``fields``."""
+        __tracebackhide__ = True
+        return self._assert("metric", measurement, dict(tags or {}), dict(fields or {}), count,
+                            "metric point")
+
+    def assert_logging(self, source: str, message: Any = None,
+                       tags: Optional[Mapping[str, Any]] = None,
+                       fields: Optional[Mapping[str, Any]] = None,
+                       count: Optional[int] = None) -> List[_TestingPoint]:
+        """Asserts that logs of ``source`` match; ``message`` (a string or a
+        predicate) is checked against the ``message`` field."""
+        __tracebackhide__ = True
+        wanted = dict(fields or {})
+        if message is not None:
+            wanted["message"] = message
+        return self._assert("logging", source, dict(tags or {}), wanted, count, "logging point")
+
+    def assert_object(self, cls: str, name: Any = None,
+                      tags: Optional[Mapping[str, Any]] = None,
+                      fields: Optional[Mapping[str, Any]] = None,
+                      count: Optional[int] = None) -> List[_TestingPoint]:
+        """Asserts that objects of class ``cls`` match; ``name`` is checked
+        against the ``name`` tag."""
+        __tracebackhide__ = True
+        wanted = dict(tags or {})
+        if name is not None:
+            wanted["name"] = name
+        return self._assert("object", cls, wanted, dict(fields or {}), count, "object")
+
+    def assert_event(self, status: Any = None, title: Any = None, source: Any = None,
+                     tags: Optional[Mapping[str, Any]] = None,
+                     fields: Optional[Mapping[str, Any]] = None,
+                     count: Optional[int] = None) -> List[_TestingPoint]:
+        """Asserts that keyevents match: ``status``, ``title`` and ``source``
+        are checked against the fields ``df_status``, ``df_title`` and
+        ``df_source`` ("user", "monitor" or "system"); any measurement."""
+        __tracebackhide__ = True
+        wanted = dict(fields or {})
+        for key, value in (("df_status", status), ("df_title", title), ("df_source", source)):
+            if value is not None:
+                wanted[key] = value
+        return self._assert("keyevent", None, dict(tags or {}), wanted, count, "event")
+
+    def assert_nothing_reported(self) -> None:
+        """Asserts that no request was made other than ``set_lasterror``
+        (whose calls are in :attr:`last_errors`)."""
+        __tracebackhide__ = True
+        sent = [r for r in self.requests if r.path.split("?", 1)[0] != "/v1/lasterror"]
+        if sent:
+            raise AssertionError("expected nothing reported, but %d request(s) were made\n%s"
+                                 % (len(sent), self._report()))
+
+    def _assert(self, category: Optional[str], measurement: Optional[str],
+                tags: Dict[str, Any], fields: Dict[str, Any], count: Optional[int],
+                what: str) -> List[_TestingPoint]:
+        __tracebackhide__ = True
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or
+                                  count < 0):
+            raise ValueError("count must be None or an int >= 0, not %r" % (count,))
+        points = self.points
+        matches = [p for p in points
+                   if not _point_differences(p, category, measurement, tags, fields)]
+        if (count is None and matches) or (count is not None and len(matches) == count):
+            return matches
+        wanted = what
+        if measurement is not None:
+            wanted += " with measurement %r" % measurement
+        if tags:
+            wanted += ", tags " + _describe_expected(tags)
+        if fields:
+            wanted += ", fields " + _describe_expected(fields)
+        if count is None:
+            lines = ["expected at least one %s; none found" % wanted]
+        else:
+            lines = ["expected exactly %d %s; found %d" % (count, wanted, len(matches))]
+        if matches:
+            lines.append("matching:")
+            lines.extend("  " + _display_line(p.line) for p in matches[:_FAILURE_LIST_MAX])
+        else:
+            closest = None  # type: Optional[Tuple[Tuple[int, int, int], _TestingPoint, List[str]]]
+            for point in points:
+                diffs = _point_differences(point, category, measurement, tags, fields)
+                rank = (int(category is not None and point.category != category),
+                        int(measurement is not None and point.measurement != measurement),
+                        len(diffs))
+                if closest is None or rank < closest[0]:
+                    closest = (rank, point, diffs)
+            if closest is not None:
+                lines.append("closest: [%s] %s" % (closest[1].category,
+                                                   _display_line(closest[1].line)))
+                lines.extend("  " + diff for diff in closest[2])
+        lines.append(self._report())
+        raise AssertionError("\n".join(lines))
+
+    def _report(self) -> str:
+        """What was reported, for failure messages."""
+        points = self.points
+        if not points:
+            lines = ["reported: nothing"]
+        else:
+            lines = ["reported (%d point%s):" % (len(points), "" if len(points) == 1 else "s")]
+            for point in points[:_FAILURE_LIST_MAX]:
+                lines.append("  [%s] %s" % (point.category, _display_line(point.line)))
+            if len(points) > _FAILURE_LIST_MAX:
+                lines.append("  ... and %d more" % (len(points) - _FAILURE_LIST_MAX))
+        refused = self.refused
+        if refused:
+            lines.append("refused requests (%d):" % len(refused))
+            for request in refused[:_FAILURE_LIST_MAX]:
+                code, message = _error_details(request.answer)
+                lines.append("  %s: %d %s: %s" % (request.path, request.status, code,
+                                                  _display_line(message)))
+        other = [r for r in self.requests if r.status < 300 and
+                 not r.path.startswith("/v1/write/") and
+                 r.path.split("?", 1)[0] != "/v1/lasterror"]
+        for request in other[:_FAILURE_LIST_MAX]:
+            lines.append("other request: %s %s" % (request.path, _display_line(request.body)))
+        for input_name, message in self.last_errors[:_FAILURE_LIST_MAX]:
+            lines.append("set_lasterror(%r, %r)" % (input_name, message))
+        return "\n".join(lines)
+
+    # -- the agent's side --------------------------------------------------
+
+    def _receive(self, plugin: Any, url: str, body: bytes, content_type: str) -> Tuple[int, str]:
+        """Answers one request as pythond's agent would; records it. Thread-safe."""
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path or "/"
+        target = path + ("?" + parts.query if parts.query else "")
+        text = bytes(body).decode("utf-8", errors="replace")
+        plugin_name = getattr(plugin, "name", None)
+        points = []  # type: List[_TestingPoint]
+        last_error = None  # type: Optional[Tuple[str, str]]
+        if path.startswith("/v1/write/"):
+            status, answer, points = self._write(path[len("/v1/write/"):], parts.query, text,
+                                                 content_type, plugin_name)
+        elif path == "/v1/lasterror":
+            status, answer, last_error = self._last_error(text)
+        else:
+            status, answer = _agent_error(404, "datakit.routeNotFound", "no route " + path)
+        with self._lock:
+            self._requests.append(_TestingRequest(target, content_type, text, plugin_name, url,
+                                                  status, answer))
+            self._points.extend(points)
+            if last_error is not None:
+                self._last_errors.append(last_error)
+        return status, answer
+
+    @staticmethod
+    def _write(category: str, query: str, text: str, content_type: str,
+               plugin_name: Optional[str]) -> Tuple[int, str, List[_TestingPoint]]:
+        if category not in _WRITE_CATEGORIES:
+            status, answer = _agent_error(
+                400, "datakit.invalidCategory",
+                "invalid category '%s' (want %s)" % (category, ", ".join(_WRITE_CATEGORIES)))
+            return status, answer, []
+        params = urllib.parse.parse_qs(query, keep_blank_values=True)
+        input_name = (params.get("input") or [""])[0] or None
+        precision = (params.get("precision") or [""])[0]
+        if precision and precision not in _PRECISION_NS:
+            status, answer = _agent_error(
+                400, "datakit.invalidPrecision",
+                "invalid precision '%s' (want n, u, ms, s, m or h)" % precision)
+            return status, answer, []
+        if not text.strip():
+            status, answer = _agent_error(400, "datakit.emptyBody", "the request body is empty")
+            return status, answer, []
+        is_json = content_type.split(";", 1)[0].strip().lower() == "application/json"
+        try:
+            parsed = (_json_points if is_json else _parse_lp_body)(text, precision or None)
+        except ValueError as exc:
+            status, answer = _agent_error(
+                400, "datakit.invalidJsonPoint" if is_json else "datakit.invalidLinePoint",
+                str(exc))
+            return status, answer, []
+        if not parsed:
+            status, answer = _agent_error(400, "datakit.noPoints",
+                                          "the request body holds no points")
+            return status, answer, []
+        points = [_TestingPoint(category, m, tags, fields, ts, input_name, line, plugin_name)
+                  for m, tags, fields, ts, line in parsed]
+        return 200, "", points
+
+    @staticmethod
+    def _last_error(text: str) -> Tuple[int, str, Optional[Tuple[str, str]]]:
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            status, answer = _agent_error(
+                400, "datakit.invalidJsonPoint",
+                'lasterror body must be {"input": ..., "err_content": ...}')
+            return status, answer, None
+        input_name = parsed.get("input")
+        content = parsed.get("err_content")
+        if not isinstance(input_name, str) or not input_name or not isinstance(content, str):
+            status, answer = _agent_error(
+                400, "datakit.invalidJsonPoint",
+                'lasterror body needs string keys "input" and "err_content"')
+            return status, answer, None
+        return 200, "", (input_name, content)
+
+    def _add_result(self, result: Any) -> None:
+        with self._lock:
+            self._results.append(result)
+
+
+@contextlib.contextmanager
+def _capture_requests() -> Iterator[_Capture]:
+    """Captures every request the SDK makes, instead of sending it
+    (``datakit_framework.testing.capture``)::
+
+        from datakit_framework.testing import capture
+
+        with capture() as cap:
+            MyPlugin().run()
+        cap.assert_metric('cpu', tags={'host': 'web01'}, fields={'usage': float})
+
+    While the block runs, ``report()``, every ``feed_*`` helper,
+    ``set_lasterror`` and ``http_post_json``/``http_post_raw`` of every
+    plugin built on this module's ``DataKitFramework`` go to the yielded
+    :class:`Capture` and nothing is sent: not to the agent, not to an
+    explicit ``ip``/``port``, not through a pythond worker's pipe. Data is
+    encoded exactly as in production, so bad data raises ``ValueError``
+    from the plugin's call.
+
+    The capture answers as pythond's agent does: a write it accepts gets
+    status 200 and an empty body, so ``report()`` returns ""; a body the
+    agent would refuse (a bad category or precision, unparsable line
+    protocol) or an unknown path gets the agent's status and JSON error,
+    which the SDK records as in production (``last_report_error``); see
+    :attr:`Capture.refused`.
+
+    Captures are process-wide (requests from any thread are captured) and
+    thread-safe. Nested captures: the innermost active one receives the
+    requests; the outer one sees none of them.
+    """
+    global _capture
+    cap = _Capture()
+    with _capture_lock:
+        _capture_stack.append(cap)
+        _capture = cap
+    try:
+        yield cap
+    finally:
+        with _capture_lock:
+            _capture_stack.remove(cap)  # not always the last: captures may end out of order
+            _capture = _capture_stack[-1] if _capture_stack else None
+
+
+def _run_plugin(plugin: Any, times: int = 1) -> _Capture:
+    """Runs a plugin's ``run()`` ``times`` times inside a :func:`capture`;
+    returns the :class:`Capture` (``Capture.results`` holds each return value)::
+
+        cap = run_plugin(MyPlugin)
+        cap.assert_metric('cpu', fields={'usage': lambda v: 0 <= v <= 100})
+
+    ``plugin`` is a ``DataKitFramework`` subclass (created with no
+    arguments, inside the capture) or an instance. An exception from
+    ``__init__`` or ``run()`` propagates unchanged, with the script's own
+    traceback. Threads a plugin starts must finish before ``run()``
+    returns, or their requests escape the capture.
+    """
+    if isinstance(plugin, type):
+        if not issubclass(plugin, DataKitFramework):
+            raise TypeError(_not_a_plugin(plugin))
+    elif not isinstance(plugin, DataKitFramework):
+        raise TypeError(_not_a_plugin(type(plugin)))
+    if isinstance(times, bool) or not isinstance(times, int) or times < 0:
+        raise ValueError("times must be an int >= 0, not %r" % (times,))
+    with _capture_requests() as cap:
+        instance = plugin() if isinstance(plugin, type) else plugin
+        for _ in range(times):
+            cap._add_result(instance.run())
+    return cap
+
+
+def _not_a_plugin(cls: type) -> str:
+    text = "run_plugin() takes a DataKitFramework subclass or instance, not %s" % cls.__name__
+    for base in cls.__mro__:
+        if base.__name__ == "DataKitFramework" and base is not DataKitFramework:
+            text += (" (%s derives from the DataKitFramework of module %r, this harness is "
+                     "module %r: import the SDK under one name)"
+                     % (cls.__name__, base.__module__, __name__))
+            break
+    return text
+
+
+def _register_testing_module() -> types.ModuleType:
+    """Builds the submodule "<this module>.testing" and registers it in sys.modules, so that
+    ``from datakit_framework.testing import run_plugin`` works although this file is no
+    package (the import system looks in sys.modules before it asks for a package path)."""
+    name = __name__ + ".testing"
+    module = types.ModuleType(name, """A test harness for pythond/DataKit collector scripts.
+
+Run a plugin with no agent and no network and assert on the points it
+reports, in a plain unittest or pytest test::
+
+    import unittest
+    from datakit_framework.testing import run_plugin
+
+    from my_script import MyPlugin
+
+    class MyPluginTest(unittest.TestCase):
+        def test_reports_cpu(self):
+            cap = run_plugin(MyPlugin)
+            cap.assert_metric('cpu', tags={'host': 'web01'},
+                              fields={'usage': lambda v: 0 <= v <= 100})
+
+:func:`capture` (a context manager) captures every request the SDK makes;
+:func:`run_plugin` runs a plugin inside one. Both give a :class:`Capture`
+of :class:`Point` values, parsed back from the line protocol the SDK
+produced, with the types the agent would store.
+""")
+    exported = (("Point", _TestingPoint), ("Request", _TestingRequest), ("Capture", _Capture),
+                ("capture", _capture_requests), ("run_plugin", _run_plugin),
+                ("parse_line_protocol", _parse_line_protocol))
+    for public_name, obj in exported:
+        obj.__name__ = public_name  # as help() and tracebacks should show them
+        obj.__qualname__ = public_name
+        obj.__module__ = name
+        setattr(module, public_name, obj)
+    module.__all__ = [public_name for public_name, _ in exported]
+    sys.modules[name] = module
+    return module
+
+
+testing = _register_testing_module()

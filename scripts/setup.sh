@@ -8,7 +8,7 @@ PACKAGES=(
   libboost1.74-dev libtomlplusplus-dev libsimdjson-dev libsqlite3-dev
   zlib1g-dev libzstd-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 clang-format curl sqlite3 procps
+  python3 python3-venv clang-format curl sqlite3 procps  # python3-venv: the venv tests of `pythond test`
   librdkafka-dev  # the kafka output (its built-in mock cluster serves the tests)
   influxdb  # the differential test writes the same lines to a real InfluxDB 1.6.7
   victoria-metrics prometheus  # the outputs' tests ship to them / are scraped by them

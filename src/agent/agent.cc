@@ -17,7 +17,9 @@
 #include <iostream>
 
 #include "agent/file_watcher.h"
+#include "agent/process_env.h"
 #include "agent/stats_json.h"
+#include "agent/worker_session.h"
 #include "common/files.h"
 #include "common/logging.h"
 #include "common/strings.h"
@@ -34,8 +36,6 @@
 #include "store/query.h"
 #include "store/sqlite_store.h"
 
-extern char** environ;
-
 namespace pythond::agent {
 
 namespace asio = boost::asio;
@@ -43,39 +43,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int64_t WallNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t MonoNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Hostname() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
-}
-
-std::vector<std::string> CurrentEnvironment() {
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
-  return env;
-}
-
 // The address scripts should use: a wildcard listen address is reached via loopback.
 std::string ClientAddress(const std::string& bound) {
   if (StartsWith(bound, "0.0.0.0:")) return "127.0.0.1:" + bound.substr(8);
   if (StartsWith(bound, "[::]:")) return "[::1]:" + bound.substr(5);
   return bound;
-}
-
-config::EnvLookup ProcessEnv() {
-  return [](const std::string& name) -> const char* { return std::getenv(name.c_str()); };
 }
 
 // What the reload watches: conf.d, python.d, and inputs' absolute `dirs` outside python.d.
@@ -263,18 +235,10 @@ int RunAgent(const RunOptions& options) {
   sup_options.base_env = CurrentEnvironment;
   sup_options.wall_now_ns = WallNowNs;
   // Scripts' requests through their worker's pipe take the same path as HTTP requests.
-  sup_options.on_pipe_request = [&api](const runner::PipeRequest& r,
-                                       std::function<void(runner::PipeAnswer)> respond) {
-    ingest::Request request;
-    request.method = "POST";
-    request.target = r.target;
-    request.content_type = r.content_type;
-    request.plugin_header = r.plugin_header;
-    request.body = r.body;
-    api.Handle(request, [respond = std::move(respond)](ingest::Answer answer) {
-      respond(runner::PipeAnswer{answer.status, std::move(answer.body)});
-    });
-  };
+  sup_options.on_pipe_request =
+      PipeRequestsTo([&api](const ingest::Request& r, std::function<void(ingest::Answer)> done) {
+        api.Handle(r, std::move(done));
+      });
   runner::Supervisor supervisor(io, sup_options, cfg.inputs);
   int64_t started_unix_ns = WallNowNs();
   ReloadStats reload_stats;
@@ -312,22 +276,10 @@ int RunAgent(const RunOptions& options) {
 
   asio::signal_set stop_signals(io, SIGINT, SIGTERM);
   asio::signal_set hup_signal(io, SIGHUP);
-  asio::signal_set child_signal(io, SIGCHLD);
+  ChildReaper reaper(io, supervisor);
 
   bool stopping = false;
-  auto reap = [&supervisor] {
-    int status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) supervisor.OnChildExit(pid, status);
-  };
-  std::function<void()> wait_child = [&] {
-    child_signal.async_wait([&](const boost::system::error_code& ec, int) {
-      if (ec) return;
-      reap();
-      wait_child();
-    });
-  };
-  wait_child();
+  reaper.Start();
   // Reload: SIGHUP, or (with [reload] watch) a change under conf.d / python.d after a quiet
   // `delay`. A configuration that does not load is rejected whole; the running one stays.
   std::function<void(const std::string&)> on_file_change;
@@ -424,7 +376,7 @@ int RunAgent(const RunOptions& options) {
       watcher.Stop();
       reload_timer.cancel();
       hup_signal.cancel();
-      child_signal.cancel();
+      reaper.Cancel();
       // Writes waiting for an output's fsync still get their answer (at most 5 s).
       drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
       drain_writes();
@@ -450,7 +402,7 @@ int RunAgent(const RunOptions& options) {
   LOG_INFO("listening on http://{} (store {}, seed logs in {})", bound, cfg.store_path.string(),
            cfg.seed_log_dir.string());
   supervisor.Start();
-  reap();  // a worker may have died before the SIGCHLD handler was armed
+  reaper.ReapNow();  // a worker may have died before the SIGCHLD handler was armed
   // "Handle the world, crash on our own bugs" — but flush what was acknowledged first: an
   // exception escaping a handler starts the graceful stop; a second one ends the loop.
   int internal_errors = 0;
@@ -466,7 +418,7 @@ int RunAgent(const RunOptions& options) {
   }
   if (internal_errors > 0) {
     supervisor.KillNow();
-    reap();
+    reaper.ReapNow();
   }
 
   stop_outputs();  // what was acknowledged is on disk already; undelivered records wait there

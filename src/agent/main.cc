@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "agent/agent.h"
+#include "agent/script_tools.h"
+#include "runner/python_dir.h"
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);  // a worker that dies mid-write must not kill the agent
@@ -29,7 +31,40 @@ int main(int argc, char** argv) {
   query_cmd->add_option("sql", sql, "one SQL statement, e.g. \"SELECT * FROM points LIMIT 5\"")
       ->required();
 
+  pythond::agent::TestCommandOptions test;
+  std::string test_root = ".";
+  auto* test_cmd = app.add_subcommand(
+      "test",
+      "run each plugin in PATH once (or --times N), print what it reported; exit 1 on any "
+      "error. Nothing is stored or forwarded");
+  test_cmd->add_option("path", test.paths, "a script (.py), a folder of scripts, or an input name")
+      ->required();
+  test_cmd->add_option("--root", test_root, "the root folder (conf.d, python.d)")
+      ->capture_default_str();
+  test_cmd->add_option("--times", test.times, "runs per plugin, its interval apart")
+      ->capture_default_str();
+  test_cmd->add_option("--format", test.format, "lp, json or table")->capture_default_str();
+  test_cmd->add_option("--cmd", test.cmd,
+                       "the Python to run the scripts with (default: the cmd of the input "
+                       "whose dirs hold the path, else python3)");
+  test_cmd->add_option("--log-level", test.log_level, "the agent's own log on stderr")
+      ->capture_default_str();
+
+  pythond::agent::CheckCommandOptions check;
+  std::string check_root = ".";
+  auto* check_cmd = app.add_subcommand(
+      "check", "validate the configuration and scripts, list inputs → plugins; exit 1 on errors");
+  check_cmd->add_option("--root", check_root, "the root folder (conf.d, python.d)")
+      ->capture_default_str();
+  check_cmd->add_option("--env", check.env_input,
+                        "print the environment INPUT's worker gets and how it differs from "
+                        "this shell's");
+
   auto* version_cmd = app.add_subcommand("version", "print the version");
+  bool python_dir = false;
+  version_cmd->add_flag("--python-dir", python_dir,
+                        "print the folder holding the SDK (datakit_framework.py) and the worker, "
+                        "for PYTHONPATH in your own tests");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -37,7 +72,24 @@ int main(int argc, char** argv) {
     run.root = root_for_run;
     return pythond::agent::RunAgent(run);
   }
+  if (*test_cmd) {
+    test.root = test_root;
+    return pythond::agent::RunTestCommand(test);
+  }
+  if (*check_cmd) {
+    check.root = check_root;
+    return pythond::agent::RunCheckCommand(check);
+  }
   if (*query_cmd) return pythond::agent::RunQueryCommand(query_root, query_format, sql);
+  if (*version_cmd && python_dir) {
+    std::filesystem::path dir = pythond::runner::FindPythonDir();
+    if (dir.empty()) {
+      std::cerr << "pythond: the SDK folder was not found (set PYTHOND_PYTHON_DIR)\n";
+      return 1;
+    }
+    std::cout << dir.string() << "\n";
+    return 0;
+  }
   if (*version_cmd) {
     std::cout << "pythond " << PYTHOND_VERSION << "\n";
     return 0;

@@ -91,7 +91,7 @@ void PluginJson(std::string& out, const runner::PluginStats& p) {
   PercentilesJson(o.Raw("lateness_ms"), p.lateness_ms);
   o.Int("last_run_unix_ns", p.last_run_unix_ns).Int("next_run_unix_ns", p.next_run_unix_ns);
   o.Str("last_error", p.last_error).Str("last_traceback", p.last_traceback);
-  o.Int("last_error_unix_ns", p.last_error_unix_ns);
+  o.Str("last_hint", p.last_hint).Int("last_error_unix_ns", p.last_error_unix_ns);
   StringArray(o.Raw("warnings"), p.warnings);
   o.End();
 }
@@ -102,6 +102,7 @@ void WorkerJson(std::string& out, const runner::WorkerStats& w) {
   o.Bool("crash_loop", w.crash_loop).Str("last_exit", w.last_exit);
   o.Str("last_recycle", w.last_recycle).Uint("rss_bytes", w.rss_bytes);
   o.Uint("rss_peak_bytes", w.rss_peak_bytes).Int("started_unix_ns", w.started_unix_ns);
+  o.Str("python", w.python_version).Str("executable", w.executable);
   std::string& errs = o.Raw("import_errors");
   errs += '[';
   for (size_t i = 0; i < w.import_errors.size(); ++i) {
@@ -109,6 +110,7 @@ void WorkerJson(std::string& out, const runner::WorkerStats& w) {
     Obj e(&errs);
     e.Str("module", w.import_errors[i].module).Str("file", w.import_errors[i].file);
     e.Str("error", w.import_errors[i].error).Str("traceback", w.import_errors[i].traceback);
+    e.Str("hint", w.import_errors[i].hint);
     e.End();
   }
   errs += ']';

@@ -283,9 +283,14 @@ Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_que
   bool strict = Flag(query, "strict");
   std::string warnings;
   size_t warning_count = 0, kept = 0;
+  CheckedWrite checked;
   for (size_t i = 0; i < parsed.points.size(); ++i) {
     model::Point& p = parsed.points[i];
     model::CheckOutcome outcome = model::CheckPoint(*category, p, options_.check_limits);
+    if (options_.on_checked) {
+      for (const model::CheckWarning& w : outcome.warnings) checked.findings.push_back({i + 1, w});
+      if (outcome.refused) checked.refused.push_back(i + 1);
+    }
     for (const model::CheckWarning& w : outcome.warnings) {
       ++input_stats.checks[static_cast<size_t>(w.reason)];
       if (++warning_count <= 20) {
@@ -301,10 +306,17 @@ Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_que
     }
   }
   if (warning_count > 20) warnings += "; and " + std::to_string(warning_count - 20) + " more";
+  parsed.points.resize(kept);
+  if (options_.on_checked) {
+    checked.category = *category;
+    checked.input = input;
+    checked.plugin_header = request.plugin_header;
+    checked.kept = &parsed.points;
+    options_.on_checked(checked);
+  }
   if (strict && warning_count > 0) {
     return refuse(400, "datakit.pointGotWarning", warnings);
   }
-  parsed.points.resize(kept);
   if (parsed.points.empty()) {
     return refuse(400, "datakit.noPoints", "no point passed the checks: " + warnings);
   }

@@ -40,6 +40,20 @@ struct Answer {
   std::string content_type = "application/json";
 };
 
+// A write as the checks left it (ApiOptions::on_checked, for `pythond test`).
+struct CheckedWrite {
+  model::Category category = model::Category::kMetric;
+  std::string_view input;          // the batch's input
+  std::string_view plugin_header;  // X-Pythond-Plugin, percent-encoded "<input>/<plugin>"
+  const std::vector<model::Point>* kept = nullptr;  // after repairs and global tags
+  struct Finding {
+    size_t point = 0;  // 1-based, in the request
+    model::CheckWarning warning;
+  };
+  std::vector<Finding> findings;
+  std::vector<size_t> refused;  // 1-based indexes of the points the checks refused
+};
+
 struct ApiOptions {
   std::string version;
   std::string hostname;
@@ -55,6 +69,8 @@ struct ApiOptions {
   std::function<std::string()> stats_json;
   // More GET routes by exact path (the prometheus output's page); same access rules.
   std::map<std::string, std::function<Answer()>> get_routes;
+  // Every write that parsed, after the checks (before `strict` may refuse it); null: none.
+  std::function<void(const CheckedWrite&)> on_checked;
 };
 
 // What one input has sent (by the `input` each batch is stored under).

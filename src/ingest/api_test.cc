@@ -210,6 +210,47 @@ TEST_F(ApiTest, RefusalsAreCountedPerInput) {
   EXPECT_EQ(inputs.at("b").points[1], 2u);
 }
 
+TEST(ApiCheckedTest, OnCheckedSeesKeptPointsFindingsAndRefusals) {
+  RecordingSink sink;
+  ApiOptions options;
+  options.global_tags = {{"host", "box"}};
+  std::vector<std::string> seen;
+  options.on_checked = [&seen](const CheckedWrite& w) {
+    std::string text =
+        std::string(model::CategoryName(w.category)) + " input=" + std::string(w.input) +
+        " plugin=" + std::string(w.plugin_header) + " kept=" + std::to_string(w.kept->size());
+    for (const auto& f : w.findings) {
+      text += " [" + std::to_string(f.point) + " " +
+              std::string(model::CheckReasonName(f.warning.reason)) + "]";
+    }
+    for (size_t i : w.refused) text += " refused=" + std::to_string(i);
+    seen.push_back(text);
+  };
+  Api api(
+      &sink, [] { return int64_t{1}; }, [] { return int64_t{1}; }, options);
+  std::string target = "/v1/write/metric?input=in&strict=true";
+  std::string body = "ok v=1i\nclash,t=1 t=2i,v=1i\n";
+  Request r;
+  r.method = "POST";
+  r.target = target;
+  r.plugin_header = "in/plug";
+  r.body = body;
+  // `strict` refuses the body, but on_checked still sees what the checks found.
+  EXPECT_EQ(api.Handle(r).status, 400);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_THAT(seen[0], HasSubstr("metric input=in plugin=in/plug"));
+  EXPECT_THAT(seen[0], HasSubstr("[2 tag_field_conflict]"));
+  EXPECT_TRUE(sink.batches.empty());
+  target = "/v1/write/logging";
+  body = "app message=\"hi\"\n";
+  r.target = target;
+  r.body = body;
+  EXPECT_EQ(api.Handle(r).status, 200);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_THAT(seen[1], HasSubstr("logging input=in plugin=in/plug kept=1 "
+                                 "[1 required_key_added]"));
+}
+
 TEST(ApiRateLimitTest, WritesBeyondTheRateGet429) {
   RecordingSink sink;
   int64_t mono = 1'000'000'000;

@@ -358,6 +358,7 @@ void Supervisor::HandOverLastRuns(const Unit& u) {
       if (newer_error && old.stats.last_error_unix_ns > s.last_error_unix_ns) {
         s.last_error = old.stats.last_error;
         s.last_traceback = old.stats.last_traceback;
+        s.last_hint = old.stats.last_hint;
         s.last_error_unix_ns = old.stats.last_error_unix_ns;
       }
     };
@@ -411,15 +412,9 @@ void Supervisor::RetireUnit(size_t index, const std::string& why) {
   });
 }
 
-void Supervisor::SpawnWorker(size_t index) {
-  Unit& u = *units_[index];
-  const config::InputConfig& cfg = inputs_[u.input].config;
-  WorkerSpec spec;
-  spec.cmd = cfg.cmd;
-  spec.args = {"-u", (options_.python_dir / "pythond_worker.py").string()};
-  spec.cwd = options_.root.string();
-  std::vector<std::string> env =
-      options_.base_env ? options_.base_env() : std::vector<std::string>{};
+std::vector<std::string> WorkerEnvironment(const SupervisorOptions& options,
+                                           const config::InputConfig& cfg) {
+  std::vector<std::string> env = options.base_env ? options.base_env() : std::vector<std::string>{};
   auto set_env = [&env](const std::string& kv) {
     std::string key = kv.substr(0, kv.find('=') + 1);
     for (auto& e : env) {
@@ -433,10 +428,20 @@ void Supervisor::SpawnWorker(size_t index) {
   for (const auto& kv : cfg.envs) set_env(kv);
   set_env("PYTHONUNBUFFERED=1");
   set_env("PYTHOND_INPUT=" + cfg.name);
-  set_env("PYTHOND_HTTP_ADDR=" + options_.http_addr);
-  set_env("PYTHOND_SEED_LOG_DIR=" + options_.seed_log_dir.string());
-  set_env("PYTHOND_PYTHON_DIR=" + options_.python_dir.string());
-  spec.env = std::move(env);
+  set_env("PYTHOND_HTTP_ADDR=" + options.http_addr);
+  set_env("PYTHOND_SEED_LOG_DIR=" + options.seed_log_dir.string());
+  set_env("PYTHOND_PYTHON_DIR=" + options.python_dir.string());
+  return env;
+}
+
+void Supervisor::SpawnWorker(size_t index) {
+  Unit& u = *units_[index];
+  const config::InputConfig& cfg = inputs_[u.input].config;
+  WorkerSpec spec;
+  spec.cmd = cfg.cmd;
+  spec.args = {"-u", (options_.python_dir / "pythond_worker.py").string()};
+  spec.cwd = options_.root.string();
+  spec.env = WorkerEnvironment(options_, cfg);
 
   WorkerProcess::Callbacks cb;
   cb.on_message = [this, index](std::string_view line) { OnMessage(index, line); };
@@ -474,9 +479,10 @@ void Supervisor::SpawnWorker(size_t index) {
   u.import_errors.clear();
   for (Plugin& p : u.plugins) p.stats.state = "starting";
 
-  std::string init = "{\"t\":\"init\",\"input\":" + JsonQuote(cfg.name) +
-                     ",\"stop_grace\":" + std::to_string(options_.stop_grace_ns / 1e9) +
-                     ",\"modules\":[";
+  std::string init =
+      "{\"t\":\"init\",\"input\":" + JsonQuote(cfg.name) + ",\"cmd\":" + JsonQuote(cfg.cmd) +
+      (options_.test_mode ? ",\"test\":true" : "") +
+      ",\"stop_grace\":" + std::to_string(options_.stop_grace_ns / 1e9) + ",\"modules\":[";
   for (size_t m = 0; m < u.modules.size(); ++m) {
     const ScriptModule& mod = u.modules[m];
     if (m) init += ',';
@@ -589,12 +595,34 @@ void Supervisor::OnHello(size_t index, simdjson::dom::element doc) {
   if (doc["errors"].get(errors) == simdjson::SUCCESS) {
     for (simdjson::dom::element e : errors) {
       ModuleError me{std::string(GetString(e, "module")), std::string(GetString(e, "file")),
-                     std::string(GetString(e, "error")), std::string(GetString(e, "traceback"))};
+                     std::string(GetString(e, "error")), std::string(GetString(e, "traceback")),
+                     std::string(GetString(e, "hint"))};
       std::string text = "input '" + input_name + "': module '" + me.module +
                          "' failed to import: " + me.error + " (" + me.file + ")";
-      LOG_ERROR("{}\n{}", text, me.traceback);
-      CliLog(spdlog::level::err, text + "\n" + me.traceback);
+      std::string details = me.traceback + (me.hint.empty() ? "" : "\n" + me.hint);
+      LOG_ERROR("{}\n{}", text, details);
+      CliLog(spdlog::level::err, text + "\n" + details);
       u.import_errors.push_back(std::move(me));
+    }
+  }
+  u.python_version = python;
+  u.executable = executable;
+  u.sys_path.clear();
+  simdjson::dom::array sys_path;
+  if (doc["sys_path"].get(sys_path) == simdjson::SUCCESS) {
+    for (simdjson::dom::element e : sys_path) {
+      std::string_view text;
+      if (e.get(text) == simdjson::SUCCESS) u.sys_path.emplace_back(text);
+    }
+  }
+  u.modules_loaded.clear();
+  simdjson::dom::array modules;
+  if (doc["modules"].get(modules) == simdjson::SUCCESS) {
+    for (simdjson::dom::element e : modules) {
+      ModuleInfo info{std::string(GetString(e, "module")), std::string(GetString(e, "file")), true,
+                      std::string(GetString(e, "shadows"))};
+      if (e["ok"].get(info.ok) != simdjson::SUCCESS) info.ok = true;
+      u.modules_loaded.push_back(std::move(info));
     }
   }
   // Plugins keep their stats across worker restarts; match them by module and class.
@@ -614,6 +642,7 @@ void Supervisor::OnHello(size_t index, simdjson::dom::element doc) {
       s.module = GetString(p, "module");
       s.class_name = GetString(p, "class");
       s.file = GetString(p, "file");
+      if (p["overrides_run"].get(s.overrides_run) != simdjson::SUCCESS) s.overrides_run = true;
       double reported = GetNumber(p, "interval").value_or(10);
       double interval = SanitizeInterval(reported);
       if (interval != reported) {
@@ -654,6 +683,7 @@ void Supervisor::OnHello(size_t index, simdjson::dom::element doc) {
           s.last_run_unix_ns = old.stats.last_run_unix_ns;
           s.last_error = old.stats.last_error;
           s.last_traceback = old.stats.last_traceback;
+          s.last_hint = old.stats.last_hint;
           s.last_error_unix_ns = old.stats.last_error_unix_ns;
           plugin.durations = old.durations;
           plugin.lateness = old.lateness;
@@ -719,11 +749,14 @@ void Supervisor::RegisterPlugin(size_t index, Plugin plugin, int64_t now) {
   plugin.stats.offset_s = offset / 1e9;
   int64_t first = start_ns_ + offset;
   if (first < now) first += ((now - first) / interval_ns + 1) * interval_ns;
+  if (options_.run_at_hello) first = now;
   plugin.sched_id = next_sched_id_++;
   plugin.registered = true;
   plugin.stats.state = "running";
   plugin.stats.worker = u.label;
-  scheduler_.Add(plugin.sched_id, interval_ns, first, inputs_[u.input].config.jitter_ns);
+  if (options_.schedule_runs) {
+    scheduler_.Add(plugin.sched_id, interval_ns, first, inputs_[u.input].config.jitter_ns);
+  }
   by_sched_id_[plugin.sched_id] = {index, u.plugins.size()};
   u.plugin_by_worker_id[plugin.worker_id] = u.plugins.size();
   u.plugins.push_back(std::move(plugin));
@@ -775,6 +808,20 @@ void Supervisor::OnRunDone(size_t index, simdjson::dom::element doc) {
   char dur[32];
   std::snprintf(dur, sizeof dur, "%.3fs", duration);
   bool was_stuck = s.state == "timed_out";
+  if (options_.on_run_done) {
+    RunReport report{inputs_[u.input].config.name,
+                     s.name,
+                     s.module,
+                     s.class_name,
+                     s.file,
+                     s.runs,
+                     ok,
+                     duration,
+                     std::string(GetString(doc, "error")),
+                     std::string(GetString(doc, "traceback")),
+                     std::string(GetString(doc, "hint"))};
+    options_.on_run_done(report);
+  }
   if (ok) {
     // Every run at debug level; at info only the first ok run after a start or a failure
     // (a thousand 1 s plugins would otherwise write a thousand lines a second).
@@ -795,10 +842,12 @@ void Supervisor::OnRunDone(size_t index, simdjson::dom::element doc) {
   plugin.log_next_ok = true;
   s.last_error = GetString(doc, "error");
   s.last_traceback = GetString(doc, "traceback");
+  s.last_hint = GetString(doc, "hint");
   s.last_error_unix_ns = options_.wall_now_ns();
   std::string text = PluginLabel(u, plugin) + " failed after " + dur + ": " + s.last_error;
-  LOG_ERROR("{}\n{}", text, s.last_traceback);
-  CliLog(spdlog::level::err, text + "\n" + s.last_traceback);
+  std::string details = s.last_traceback + (s.last_hint.empty() ? "" : "\n" + s.last_hint);
+  LOG_ERROR("{}\n{}", text, details);
+  CliLog(spdlog::level::err, text + "\n" + details);
   SetState(u, plugin, "failing");
 }
 
@@ -859,6 +908,10 @@ void Supervisor::OnOutput(size_t index, std::string_view line, bool is_stderr, s
       line.remove_prefix(end + 1);
     }
   }
+  if (options_.on_output) {
+    options_.on_output(who, line, is_stderr);
+    return;
+  }
   int64_t now = NowNs();
   if (!u.output_limit.Allow(now)) {
     ++u.suppressed_lines;
@@ -886,6 +939,7 @@ void Supervisor::UnregisterPlugins(Unit& u, const std::string& why) {
       ++p.stats.failures;
       p.stats.last_error = "worker " + why + " during the run";
       if (p.stats.state != "timed_out") p.stats.last_traceback.clear();
+      p.stats.last_hint.clear();
       p.stats.last_error_unix_ns = options_.wall_now_ns();
       CliLog(spdlog::level::err, PluginLabel(u, p) + " failed: " + p.stats.last_error);
     }
@@ -1035,6 +1089,7 @@ void Supervisor::CheckDeadlines(int64_t now_ns) {
       ++p.stats.timeouts;
       p.stats.last_error = "run still going after its timeout of " + Seconds(p.timeout_ns);
       p.stats.last_traceback.clear();
+      p.stats.last_hint.clear();
       p.stats.last_error_unix_ns = options_.wall_now_ns();
       SetState(u, p, "timed_out");
       std::string text = PluginLabel(u, p) + " " + p.stats.last_error +
@@ -1204,6 +1259,10 @@ std::vector<InputStats> Supervisor::Stats() const {
       w.rss_peak_bytes = u.rss_peak_bytes;
       w.started_unix_ns = u.started_unix_ns;
       w.import_errors = u.import_errors;
+      w.python_version = u.python_version;
+      w.executable = u.executable;
+      w.sys_path = u.sys_path;
+      w.modules = u.modules_loaded;
       s.workers.push_back(std::move(w));
       for (const Plugin& p : u.plugins) {
         PluginStats ps = p.stats;

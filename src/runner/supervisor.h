@@ -49,6 +49,16 @@ struct PipeAnswer {
   std::string body;
 };
 
+// One finished run, for SupervisorOptions::on_run_done (`pythond test`).
+struct RunReport {
+  std::string input, plugin, module, class_name, file;
+  uint64_t run = 0;  // 1 for the plugin's first run
+  bool ok = false;
+  double duration_s = 0;
+  std::string error, traceback;
+  std::string hint;  // the worker's explanation of a missing module
+};
+
 struct SupervisorOptions {
   std::filesystem::path root;
   std::filesystem::path python_dir;    // holds pythond_worker.py and datakit_framework.py
@@ -74,6 +84,13 @@ struct SupervisorOptions {
   // on the event loop; the request's views are valid only during the call); null: 503.
   std::function<void(const PipeRequest&, std::function<void(PipeAnswer)>)> on_pipe_request;
   std::function<int64_t()> wall_now_ns;  // for the unix times in stats; default system_clock
+  // `pythond check` and `pythond test`:
+  bool schedule_runs = true;  // false: start workers and read their hello, never run a plugin
+  bool run_at_hello = false;  // true: a plugin's first slot is when its worker says hello
+  bool test_mode = false;     // init "test": the SDK sends every request through the pipe
+  std::function<void(const RunReport&)> on_run_done;  // after each run
+  // Lines the scripts print ("<input>/<plugin>" or "<input>"); null: the agent's log.
+  std::function<void(const std::string& who, std::string_view line, bool is_stderr)> on_output;
 };
 
 // Percentiles over the last runs (a bounded window).
@@ -83,6 +100,16 @@ struct Percentiles {
 
 struct ModuleError {
   std::string module, file, error, traceback;
+  std::string hint;  // a missing module explained (interpreter, sys.path, where it is installed)
+};
+
+// A module as the worker loaded it (its hello).
+struct ModuleInfo {
+  std::string module, file;
+  bool ok = true;
+  // The standard-library or installed module the script's name would otherwise import
+  // ("/usr/lib/python3.11/test" for the seed's test.py); empty: none.
+  std::string shadows;
 };
 
 // What a plugin has done, for logs and /v1/stats.
@@ -109,7 +136,9 @@ struct PluginStats {
   int64_t next_run_unix_ns = 0;  // 0: not scheduled
   std::string last_error;        // "ValueError: ..." of the last failed or stuck run
   std::string last_traceback;    // its traceback, or the stuck thread's stack
+  std::string last_hint;         // a missing module explained
   int64_t last_error_unix_ns = 0;
+  bool overrides_run = true;  // false: the class inherits DataKitFramework.run (always raises)
   std::vector<std::string> warnings;  // interval/timeout attribute problems
 };
 
@@ -125,6 +154,10 @@ struct WorkerStats {
   uint64_t rss_peak_bytes = 0;
   int64_t started_unix_ns = 0;
   std::vector<ModuleError> import_errors;
+  // From its last hello: the interpreter and what it loaded.
+  std::string python_version, executable;
+  std::vector<std::string> sys_path;
+  std::vector<ModuleInfo> modules;
 };
 
 struct InputStats {
@@ -207,6 +240,9 @@ class Supervisor {
     std::string last_recycle;
     std::string recycling;  // why it is being recycled now; empty: not
     std::vector<ModuleError> import_errors;
+    std::string python_version, executable;
+    std::vector<std::string> sys_path;
+    std::vector<ModuleInfo> modules_loaded;
     std::vector<Plugin> plugins;
     std::map<int, size_t> plugin_by_worker_id;
     std::unique_ptr<boost::asio::steady_timer> restart_timer;
@@ -290,6 +326,11 @@ class Supervisor {
 inline constexpr double kMinIntervalS = 0.1;
 inline constexpr double kMaxIntervalS = 30 * 86400;
 double SanitizeInterval(double seconds);
+
+// The complete environment a worker of `input` gets: the agent's (options.base_env), the
+// input's `envs`, then PYTHONUNBUFFERED and the PYTHOND_* variables the SDK reads.
+std::vector<std::string> WorkerEnvironment(const SupervisorOptions& options,
+                                           const config::InputConfig& input);
 
 // "exited with status 1", "killed by signal 11 (SIGSEGV)".
 std::string DescribeWaitStatus(int wait_status);

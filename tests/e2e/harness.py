@@ -42,6 +42,15 @@ def wait_for(condition, timeout, what, interval=0.05):
     raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
 
 
+def write_file(root, rel, content):
+    """Writes `content` to root/rel, making its folders; returns the path."""
+    path = os.path.join(root, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(content)
+    return path
+
+
 class Agent:
     """A temporary root plus a running `pythond run` on it."""
 
@@ -56,11 +65,7 @@ class Agent:
         self.address = None
 
     def write(self, rel, content):
-        path = os.path.join(self.root, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(content)
-        return path
+        return write_file(self.root, rel, content)
 
     def start(self, extra_args=()):
         self._log = open(self.log_path, "ab")
