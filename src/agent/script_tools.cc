@@ -1,11 +1,9 @@
 #include "agent/script_tools.h"
 
-
 #include <algorithm>
 #include <map>
 #include <set>
 #include <system_error>
-
 
 namespace pythond::agent {
 
@@ -50,7 +48,8 @@ StatusOr<std::vector<TestTarget>> ResolveTestTargets(const std::vector<std::stri
   std::set<std::string> names;
   auto unique_name = [&names](std::string name) {
     std::string candidate = name;
-    for (int n = 2; !names.insert(candidate).second; ++n) candidate = name + "-" + std::to_string(n);
+    for (int n = 2; !names.insert(candidate).second; ++n)
+      candidate = name + "-" + std::to_string(n);
     return candidate;
   };
   for (const std::string& given : paths) {
@@ -90,8 +89,8 @@ StatusOr<std::vector<TestTarget>> ResolveTestTargets(const std::vector<std::stri
     if (!named) {
       std::string why = cfg ? "no input of that name in " + (root / "conf.d").string()
                             : "and the configuration did not load";
-      return Status::NotFound("'" + given + "' is neither a script, a folder nor an input (" +
-                              why + ")");
+      return Status::NotFound("'" + given + "' is neither a script, a folder nor an input (" + why +
+                              ")");
     }
     TestTarget t;
     t.path = given;

@@ -46,9 +46,9 @@ TEST_F(ResolveTestTargetsTest, FileInAnInputsDirsTakesItsSettings) {
 }
 
 TEST_F(ResolveTestTargetsTest, OtherPathsGetDefaultsAndUniqueNames) {
-  auto t = ResolveTestTargets({(root_ / "python.d/other").string(),
-                               (root_ / "python.d/other/o.py").string(), "seed"},
-                              root_, &cfg_, "");
+  auto t = ResolveTestTargets(
+      {(root_ / "python.d/other").string(), (root_ / "python.d/other/o.py").string(), "seed"},
+      root_, &cfg_, "");
   ASSERT_TRUE(t.ok()) << t.status().message();
   ASSERT_EQ(t->size(), 3u);
   EXPECT_EQ((*t)[0].input.name, "other");

@@ -193,10 +193,9 @@ void TestSession::OnChecked(const ingest::CheckedWrite& w) {
     // A required key the agent fills in (logging `status`) is how DataKit works, not a bug.
     bool note = f.warning.reason == model::CheckReason::kRequiredKeyAdded && !refused;
     (note ? run->notes : run->findings)
-        .push_back(category + " point " + std::to_string(f.point) + ": " +
-                            f.warning.message + " (" +
-                            std::string(model::CheckReasonName(f.warning.reason)) +
-                            (refused ? ", point refused" : ", repaired") + ")");
+        .push_back(category + " point " + std::to_string(f.point) + ": " + f.warning.message +
+                   " (" + std::string(model::CheckReasonName(f.warning.reason)) +
+                   (refused ? ", point refused" : ", repaired") + ")");
   }
   for (size_t i : w.refused) {
     bool named = std::any_of(w.findings.begin(), w.findings.end(),
@@ -260,8 +259,8 @@ void TestSession::FinishRun(PluginRecord& rec, RunRecord run) {
 
 void TestSession::PrintHeader(const TestTarget& t) {
   if (options_.format == "json" || !headers_printed_.insert(t.input.name).second) return;
-  std::string where = t.origin == "input" ? t.input.file + ":" + std::to_string(t.input.line)
-                                          : t.path;
+  std::string where =
+      t.origin == "input" ? t.input.file + ":" + std::to_string(t.input.line) : t.path;
   std::cout << "# input '" << t.input.name << "' (" << where << "): cmd " << t.input.cmd;
   if (!t.input.envs.empty()) std::cout << ", " << t.input.envs.size() << " env(s)";
   std::cout << "\n" << std::flush;
@@ -342,8 +341,8 @@ bool TestSession::Finished(const std::vector<runner::InputStats>& stats) {
       rec.timeout_s = p.timeout_s;
       if (rec.finished) continue;
       auto w = workers.find(p.worker);
-      if (w != workers.end() && !w->second->last_exit.empty() &&
-          w->second->state != "running" && w->second->state != "idle") {
+      if (w != workers.end() && !w->second->last_exit.empty() && w->second->state != "running" &&
+          w->second->state != "idle") {
         RunRecord run = std::move(rec.pending);
         run.error = "its worker " + w->second->last_exit + " during the run";
         FinishRun(rec, std::move(run));

@@ -20,7 +20,7 @@ namespace pythond::agent {
 class ChildReaper {
  public:
   ChildReaper(boost::asio::io_context& io, runner::Supervisor& supervisor);
-  void Start();   // arms the handler and reaps what already exited
+  void Start();    // arms the handler and reaps what already exited
   void ReapNow();  // waitpid(WNOHANG) until none is left
   void Cancel();
 
@@ -32,7 +32,8 @@ class ChildReaper {
 
 // The SupervisorOptions::on_pipe_request that hands a script's request to `handle` as the POST
 // an HTTP client would send: same checks, same answer.
-using RequestHandler = std::function<void(const ingest::Request&, std::function<void(ingest::Answer)>)>;
+using RequestHandler =
+    std::function<void(const ingest::Request&, std::function<void(ingest::Answer)>)>;
 std::function<void(const runner::PipeRequest&, std::function<void(runner::PipeAnswer)>)>
 PipeRequestsTo(RequestHandler handle);
 
