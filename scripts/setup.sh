@@ -10,6 +10,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv clang-format curl sqlite3 procps  # python3-venv: the venv tests of `pythond test`
   librdkafka-dev  # the kafka output (its built-in mock cluster serves the tests)
+  libgit2-dev git  # [git_repos] (libgit2); the tests make repositories and serve them with git
+  openssh-server openssh-client  # the git tests serve a repository over ssh:// from their own sshd
   influxdb  # the differential test writes the same lines to a real InfluxDB 1.6.7
   victoria-metrics prometheus  # the outputs' tests ship to them / are scraped by them
 )

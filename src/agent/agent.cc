@@ -24,6 +24,7 @@
 #include "common/logging.h"
 #include "common/strings.h"
 #include "config/config.h"
+#include "git/git_sync.h"
 #include "ingest/api.h"
 #include "ingest/http_server.h"
 #include "outputs/fanout.h"
@@ -223,6 +224,7 @@ int RunAgent(const RunOptions& options) {
 
   runner::SupervisorOptions sup_options;
   sup_options.root = cfg.root;
+  sup_options.script_roots = cfg.script_roots();
   sup_options.python_dir = python_dir;
   sup_options.http_addr = ClientAddress(bound);
   sup_options.seed_log_dir = cfg.seed_log_dir;
@@ -240,6 +242,19 @@ int RunAgent(const RunOptions& options) {
         api.Handle(r, std::move(done));
       });
   runner::Supervisor supervisor(io, sup_options, cfg.inputs);
+  // Git repositories (docs/GIT.md): pulled on their own thread; a new commit is applied only if
+  // the whole configuration loads with it, then reloaded like a local edit.
+  std::function<void(const std::string&)> on_git_change;
+  fs::path root = options.root;
+  git::GitSync git_sync(
+      cfg.gitrepos_dir(), cfg.git_repos, cfg.git_pull_interval_ns,
+      [root](const std::string& repo, const fs::path& staged) -> std::string {
+        auto loaded = config::LoadConfig(root, ProcessEnv(), {{repo, staged}});
+        return loaded.ok() ? std::string() : loaded.status().message();
+      },
+      [&io, &on_git_change](std::string what) {
+        asio::post(io, [&on_git_change, what = std::move(what)] { on_git_change(what); });
+      });
   int64_t started_unix_ns = WallNowNs();
   ReloadStats reload_stats;
   stats_provider = [&] {
@@ -263,6 +278,8 @@ int RunAgent(const RunOptions& options) {
     }
     snap.outputs = &output_stats;
     snap.prometheus = &prometheus_stats;
+    std::vector<git::RepoStatus> git_status = git_sync.Status();
+    if (!cfg.git_repos.empty() || !git_status.empty()) snap.git = &git_status;
     return StatsJson(snap);
   };
 
@@ -324,7 +341,8 @@ int RunAgent(const RunOptions& options) {
                trigger, names);
     }
     std::vector<fs::path> trees = WatchedTrees(*next);
-    auto summary = supervisor.Reload(std::move(next->inputs));
+    git_sync.Update(next->git_repos, next->git_pull_interval_ns);
+    auto summary = supervisor.Reload(std::move(next->inputs), next->script_roots());
     ++reload_stats.reloads;
     reload_stats.last_ok = true;
     reload_stats.last_result = ReloadSummaryText(summary);
@@ -359,6 +377,10 @@ int RunAgent(const RunOptions& options) {
       LOG_WARN("reload: cannot watch files ({}); only SIGHUP reloads", s.message());
     }
   }
+  on_git_change = [&](const std::string& what) {
+    if (stopping) return;
+    reload(what);
+  };
   std::function<void()> wait_hup = [&] {
     hup_signal.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
@@ -371,6 +393,7 @@ int RunAgent(const RunOptions& options) {
   wait_hup();
   std::function<void()> begin_stop = [&] {
     stopping = true;
+    git_sync.Stop();
     supervisor.Stop([&] {
       http.Stop();
       watcher.Stop();
@@ -403,6 +426,7 @@ int RunAgent(const RunOptions& options) {
            cfg.seed_log_dir.string());
   supervisor.Start();
   reaper.ReapNow();  // a worker may have died before the SIGCHLD handler was armed
+  git_sync.Start();
   // "Handle the world, crash on our own bugs" — but flush what was acknowledged first: an
   // exception escaping a handler starts the graceful stop; a second one ends the loop.
   int internal_errors = 0;

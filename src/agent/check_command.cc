@@ -12,6 +12,7 @@
 #include "agent/worker_session.h"
 #include "common/logging.h"
 #include "common/strings.h"
+#include "git/git_sync.h"
 #include "runner/discovery.h"
 #include "runner/worker_process.h"
 
@@ -89,6 +90,15 @@ int RunCheckCommand(const CheckCommandOptions& options) {
   if (!options.env_input.empty()) return PrintEnvironment(cfg, options.env_input);
 
   std::cout << "root " << cfg.root.string() << ": " << cfg.inputs.size() << " input(s)\n";
+  for (const config::GitRepoConfig* repo : cfg.enabled_repos()) {
+    auto [hex, subject] = git::CheckoutHead(cfg.gitrepos_dir() / repo->name);
+    std::cout << "git repo '" << repo->name << "' (" << config::MaskUrl(repo->url) << ", branch "
+              << repo->branch << "): "
+              << (hex.empty()
+                      ? "not cloned yet (the agent clones it when it starts)"
+                      : "gitrepos/" + repo->name + " at " + hex.substr(0, 7) + " (" + subject + ")")
+              << "\n";
+  }
   size_t errors = 0, warnings = 0;
   auto warn = [&warnings](const std::string& text) {
     ++warnings;
@@ -127,7 +137,7 @@ int RunCheckCommand(const CheckCommandOptions& options) {
     const config::InputConfig& in = inputs[i];
     const runner::InputStats& st = stats[i];
     std::cout << "\ninput '" << in.name << "' (" << Short(cfg.root, in.file) << ":" << in.line
-              << ")\n";
+              << (in.repo.empty() ? "" : ", git repo '" + in.repo + "'") << ")\n";
     std::string python, executable;
     for (const auto& w : st.workers) {
       if (!w.python_version.empty()) python = w.python_version, executable = w.executable;
@@ -135,10 +145,20 @@ int RunCheckCommand(const CheckCommandOptions& options) {
     std::cout << "  cmd     '" << in.cmd << "'"
               << (python.empty() ? "" : " = " + executable + " (Python " + python + ")") << "\n";
     for (const std::string& entry : in.dirs) {
-      runner::DiscoveryResult found = runner::DiscoverModules(cfg.python_d(), {entry});
-      fs::path where = fs::path(entry).is_absolute() ? fs::path(entry) : cfg.python_d() / entry;
-      std::cout << "  dirs    '" << entry << "' → " << where.lexically_normal().string() << " ("
-                << found.modules.size() << " module(s))\n";
+      runner::DiscoveryResult found = runner::DiscoverModules(cfg.script_roots(), {entry});
+      if (found.modules.empty()) {
+        std::cout << "  dirs    '" << entry << "': no module\n";
+        continue;
+      }
+      const runner::ScriptModule& first = found.modules.front();
+      fs::path where = first.file.parent_path();
+      if (fs::path(entry).extension() == ".py")
+        where = first.file;
+      else if (first.name.find('.') != std::string::npos)
+        where = where.parent_path();
+      std::cout << "  dirs    '" << entry << "' → " << Short(cfg.root, where.string()) << " ("
+                << found.modules.size() << " module(s)"
+                << (first.repo.empty() ? "" : ", git repo '" + first.repo + "'") << ")\n";
     }
     for (const auto& problem : st.problems) warn(problem);
     for (const auto& w : st.workers) {
@@ -165,8 +185,8 @@ int RunCheckCommand(const CheckCommandOptions& options) {
     for (const auto& p : st.plugins) {
       ++plugin_count;
       std::cout << "  plugin  " << p.name << "  (" << Short(cfg.root, p.file) << ", class "
-                << p.class_name << ")  every " << Secs(p.interval_s) << ", timeout "
-                << Secs(p.timeout_s) << "\n";
+                << p.class_name << (p.repo.empty() ? "" : ", git repo '" + p.repo + "'")
+                << ")  every " << Secs(p.interval_s) << ", timeout " << Secs(p.timeout_s) << "\n";
       by_plugin_name[p.name].push_back(in.name + ": " + Short(cfg.root, p.file) + " class " +
                                        p.class_name);
       for (const auto& w : p.warnings) warn(p.name + ": " + w);

@@ -27,10 +27,16 @@ bool Within(const fs::path& path, const fs::path& dir) {
 
 // The configured input whose `dirs` hold `path`, or null.
 const config::InputConfig* InputHolding(const config::Config& cfg, const fs::path& path) {
+  std::vector<config::ScriptRoot> roots = cfg.script_roots();
   for (const auto& in : cfg.inputs) {
     for (const auto& d : in.dirs) {
-      fs::path dir = fs::path(d).is_absolute() ? fs::path(d) : cfg.python_d() / d;
-      if (Within(path, Normal(dir))) return &in;
+      if (fs::path(d).is_absolute()) {
+        if (Within(path, Normal(d))) return &in;
+        continue;
+      }
+      for (const auto& root : roots) {  // git repositories' python.d, then the local one
+        if (Within(path, Normal(root.python_d / d))) return &in;
+      }
     }
   }
   return nullptr;

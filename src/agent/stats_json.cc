@@ -83,6 +83,7 @@ void PercentilesJson(std::string& out, const runner::Percentiles& p) {
 void PluginJson(std::string& out, const runner::PluginStats& p) {
   Obj o(&out);
   o.Str("name", p.name).Str("module", p.module).Str("class", p.class_name).Str("file", p.file);
+  o.Str("repo", p.repo);
   o.Str("state", p.state).Str("worker", p.worker);
   o.Num("interval_s", p.interval_s).Num("timeout_s", p.timeout_s).Num("offset_s", p.offset_s);
   o.Uint("runs", p.runs).Uint("failures", p.failures).Uint("timeouts", p.timeouts);
@@ -164,6 +165,7 @@ std::string StatsJson(const StatsSnapshot& s) {
       Obj o(&inputs);
       o.Str("name", in.name).Str("file", in.file).Int("line", in.line);
       o.Str("isolation", in.isolation).Int("loaded_unix_ns", in.loaded_unix_ns);
+      o.Str("repo", in.repo);
       StringArray(o.Raw("problems"), in.problems);
       std::string& workers = o.Raw("workers");
       workers += '[';
@@ -267,6 +269,23 @@ std::string StatsJson(const StatsSnapshot& s) {
     o.Bool("last_ok", s.reload->last_ok).Str("last_result", s.reload->last_result);
     StringArray(o.Raw("pending_restart"), s.reload->pending_restart);
     o.End();
+  }
+  if (s.git) {
+    std::string& repos = root.Raw("git_repos");
+    repos += '[';
+    for (size_t i = 0; i < s.git->size(); ++i) {
+      const git::RepoStatus& r = (*s.git)[i];
+      if (i) repos += ',';
+      Obj o(&repos);
+      o.Str("name", r.name).Str("url", r.url).Str("branch", r.branch);
+      o.Str("head", r.head).Str("head_summary", r.head_summary);
+      o.Int("last_pull_unix_ns", r.last_pull_unix_ns);
+      o.Int("last_change_unix_ns", r.last_change_unix_ns).Bool("last_ok", r.last_ok);
+      o.Str("last_error", r.last_error).Str("rejected_commit", r.rejected_commit);
+      o.Uint("pulls", r.pulls).Uint("failures", r.failures).Uint("changes", r.changes);
+      o.End();
+    }
+    repos += ']';
   }
   if (s.store) {
     Obj o(&root.Raw("store"));

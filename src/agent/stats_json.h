@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "git/git_sync.h"
 #include "ingest/api.h"
 #include "outputs/prometheus_output.h"
 #include "outputs/queued_output.h"
@@ -41,6 +42,7 @@ struct StatsSnapshot {
   const ReloadStats* reload = nullptr;
   const std::vector<outputs::QueuedOutputStats>* outputs = nullptr;
   const std::vector<PrometheusOutputStats>* prometheus = nullptr;
+  const std::vector<git::RepoStatus>* git = nullptr;  // [git_repos]
 };
 
 std::string StatsJson(const StatsSnapshot& s);

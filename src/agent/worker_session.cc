@@ -57,6 +57,7 @@ PipeRequestsTo(RequestHandler handle) {
 runner::SupervisorOptions CommandSupervisorOptions(const config::Config& cfg) {
   runner::SupervisorOptions o;
   o.root = cfg.root;
+  o.script_roots = cfg.script_roots();
   o.python_dir = runner::FindPythonDir();
   o.http_addr = cfg.listen;
   o.seed_log_dir = cfg.seed_log_dir;

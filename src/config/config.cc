@@ -18,10 +18,46 @@ namespace {
 
 class Loader {
  public:
-  Loader(const fs::path& root, const EnvLookup& lookup) : lookup_(lookup) { config_.root = root; }
+  Loader(const fs::path& root, const EnvLookup& lookup,
+         const std::map<std::string, fs::path>& repo_dirs)
+      : lookup_(lookup), repo_dirs_(repo_dirs) {
+    config_.root = root;
+  }
 
   StatusOr<Config> Load() {
     fs::path conf_d = config_.root / "conf.d";
+    std::vector<fs::path> files = ConfFiles(conf_d);
+    // agent.conf first, then the rest in path order: deterministic input order.
+    std::sort(files.begin(), files.end(), [&](const fs::path& a, const fs::path& b) {
+      bool aa = a == conf_d / "agent.conf", ba = b == conf_d / "agent.conf";
+      if (aa != ba) return aa;
+      return a < b;
+    });
+    for (const auto& f : files) LoadFile(f, f == conf_d / "agent.conf");
+    // Then each enabled git repository's conf.d, in [[git_repos.repo]] order (docs/GIT.md). A
+    // repository not cloned yet has none.
+    for (const GitRepoConfig* repo : config_.enabled_repos()) {
+      auto over = repo_dirs_.find(repo->name);
+      fs::path dir = over != repo_dirs_.end() ? over->second : config_.gitrepos_dir() / repo->name;
+      std::vector<fs::path> repo_files = ConfFiles(dir / "conf.d");
+      std::sort(repo_files.begin(), repo_files.end());
+      current_repo_ = repo->name;
+      for (const auto& f : repo_files) LoadFile(f, false);
+      current_repo_.clear();
+    }
+    NameOutputs();
+    ApplyDefaults();
+    if (!errors_.empty()) {
+      std::string msg = std::to_string(errors_.size()) + " configuration error(s):";
+      for (const auto& e : errors_) msg += "\n  " + e;
+      return Status::InvalidArgument(msg);
+    }
+    return std::move(config_);
+  }
+
+ private:
+  // Every *.conf under `conf_d` (recursively), unsorted.
+  std::vector<fs::path> ConfFiles(const fs::path& conf_d) {
     std::vector<fs::path> files;
     std::error_code ec;
     if (fs::is_directory(conf_d, ec)) {
@@ -44,24 +80,9 @@ class Loader {
       }
       if (ec) errors_.push_back(conf_d.string() + ": cannot list: " + ec.message());
     }
-    // agent.conf first, then the rest in path order: deterministic input order.
-    std::sort(files.begin(), files.end(), [&](const fs::path& a, const fs::path& b) {
-      bool aa = a == conf_d / "agent.conf", ba = b == conf_d / "agent.conf";
-      if (aa != ba) return aa;
-      return a < b;
-    });
-    for (const auto& f : files) LoadFile(f, f == conf_d / "agent.conf");
-    NameOutputs();
-    ApplyDefaults();
-    if (!errors_.empty()) {
-      std::string msg = std::to_string(errors_.size()) + " configuration error(s):";
-      for (const auto& e : errors_) msg += "\n  " + e;
-      return Status::InvalidArgument(msg);
-    }
-    return std::move(config_);
+    return files;
   }
 
- private:
   std::string Where(const std::string& file, const toml::node& node) const {
     return file + ":" + std::to_string(node.source().begin.line);
   }
@@ -84,6 +105,9 @@ class Loader {
       std::string k(key.str());
       if (k == "inputs") {
         LoadInputs(file, node);
+      } else if (!current_repo_.empty()) {
+        config_.warnings.push_back(Where(file, node) + ": '" + k +
+                                   "' ignored: a git repository's conf.d holds inputs only");
       } else if (k == "outputs") {
         LoadOutputs(file, node);
       } else if (is_agent_conf && k == "http_api") {
@@ -98,6 +122,8 @@ class Loader {
         LoadGlobalTags(file, node);
       } else if (is_agent_conf && k == "reload") {
         LoadReload(file, node);
+      } else if (is_agent_conf && k == "git_repos") {
+        LoadGitRepos(file, node);
       } else {
         config_.warnings.push_back(
             Where(file, node) + ": unknown key '" + k + "' ignored" +
@@ -249,6 +275,88 @@ class Loader {
     }
     GetDuration(file, *t, "delay", "reload", &config_.reload_delay_ns);
     WarnUnknownKeys(file, *t, "reload", {"watch", "delay"});
+  }
+
+  void LoadGitRepos(const std::string& file, const toml::node& node) {
+    const toml::table* t = AsTable(file, node, "git_repos");
+    if (!t) return;
+    GetDuration(file, *t, "pull_interval", "git_repos", &config_.git_pull_interval_ns);
+    WarnUnknownKeys(file, *t, "git_repos", {"pull_interval", "repo"});
+    const toml::node* repos = t->get("repo");
+    if (!repos) return;
+    const toml::array* arr = repos->as_array();
+    if (!arr) {
+      errors_.push_back(Where(file, *repos) + ": git_repos.repo must be [[git_repos.repo]] tables");
+      return;
+    }
+    for (const toml::node& item : *arr) {
+      const toml::table* r = item.as_table();
+      if (!r) {
+        errors_.push_back(Where(file, item) + ": git_repos.repo must be [[git_repos.repo]] tables");
+        continue;
+      }
+      GitRepoConfig repo;
+      repo.file = file;
+      repo.line = static_cast<int>(r->source().begin.line);
+      std::string where = Where(file, *r);
+      const char* section = "git_repos.repo";
+      if (const toml::node* e = r->get("enable")) {
+        if (auto b = e->value<bool>()) {
+          repo.enable = *b;
+        } else {
+          errors_.push_back(Where(file, *e) + ": git_repos.repo.enable must be true or false");
+        }
+      }
+      GetString(file, *r, "url", section, &repo.url);
+      GetString(file, *r, "branch", section, &repo.branch);
+      GetString(file, *r, "ssh_private_key_path", section, &repo.ssh_private_key_path);
+      GetString(file, *r, "ssh_private_key_password", section, &repo.ssh_private_key_password);
+      WarnUnknownKeys(
+          file, *r, section,
+          {"enable", "url", "branch", "ssh_private_key_path", "ssh_private_key_password"});
+      for (auto [what, value] :
+           {std::pair{"url", &repo.url},
+            std::pair{"ssh_private_key_password", &repo.ssh_private_key_password}}) {
+        std::string expanded, err;
+        if (!ExpandEnv(*value, lookup_, &expanded, &err)) {
+          errors_.push_back(where + ": " + section + "." + what + ": " + err);
+        } else {
+          *value = std::move(expanded);
+        }
+      }
+      if (repo.branch.empty()) repo.branch = "master";
+      if (!repo.ssh_private_key_path.empty()) {
+        repo.ssh_private_key_path = ExpandHome(repo.ssh_private_key_path).string();
+      }
+      repo.name = RepoName(repo.url);
+      if (repo.enable) {
+        if (repo.url.empty()) {
+          errors_.push_back(where + ": an enabled [[git_repos.repo]] needs url = \"...\"");
+        } else if (repo.name.empty()) {
+          errors_.push_back(where + ": cannot name a folder after url '" + MaskUrl(repo.url) +
+                            "' (it needs a last path part, as in .../conf.git)");
+        } else {
+          for (const GitRepoConfig& other : config_.git_repos) {
+            if (other.enable && other.name == repo.name) {
+              errors_.push_back(where + ": repository '" + repo.name + "' is already enabled at " +
+                                other.file + ":" + std::to_string(other.line) +
+                                " (both would be cloned into gitrepos/" + repo.name + ")");
+            }
+          }
+        }
+      }
+      config_.git_repos.push_back(std::move(repo));
+    }
+  }
+
+  // DataKit's folder name for a repository: the URL's last path part without ".git".
+  static std::string RepoName(std::string url) {
+    while (!url.empty() && (url.back() == '/' || url.back() == '\\')) url.pop_back();
+    size_t cut = url.find_last_of("/:");
+    std::string last = cut == std::string::npos ? url : url.substr(cut + 1);
+    if (EndsWith(last, ".git")) last.resize(last.size() - 4);
+    if (last == "." || last == "..") return "";
+    return last;
   }
 
   void LoadGlobalTags(const std::string& file, const toml::node& node) {
@@ -537,6 +645,7 @@ class Loader {
     InputConfig in;
     in.file = file;
     in.line = static_cast<int>(t.source().begin.line);
+    in.repo = current_repo_;
     std::string where = Where(file, t);
     size_t errors_before = errors_.size();
 
@@ -717,6 +826,8 @@ class Loader {
   }
 
   const EnvLookup& lookup_;
+  const std::map<std::string, fs::path>& repo_dirs_;
+  std::string current_repo_;  // the git repository whose conf.d is being read
   Config config_;
   std::vector<std::string> errors_;
   std::map<std::string, std::string> names_;  // input name → where it was defined
@@ -724,11 +835,41 @@ class Loader {
 
 }  // namespace
 
+std::string MaskUrl(const std::string& url) {
+  // scheme://user:password@host/... → scheme://user:***@host/...
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  size_t start = scheme + 3;
+  size_t end = url.find_first_of("/?#", start);
+  size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
+  if (at == std::string::npos || at < start) return url;
+  size_t colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+std::vector<const GitRepoConfig*> Config::enabled_repos() const {
+  std::vector<const GitRepoConfig*> out;
+  for (const auto& r : git_repos) {
+    if (r.enable && !r.name.empty()) out.push_back(&r);
+  }
+  return out;
+}
+
+std::vector<ScriptRoot> Config::script_roots() const {
+  std::vector<ScriptRoot> roots;
+  for (const GitRepoConfig* r : enabled_repos()) {
+    roots.push_back({gitrepos_dir() / r->name / "python.d", r->name});
+  }
+  roots.push_back({python_d(), ""});
+  return roots;
+}
+
 bool SameSettings(const InputConfig& a, const InputConfig& b) {
-  return a.name == b.name && a.cmd == b.cmd && a.dirs == b.dirs && a.envs == b.envs &&
-         a.timeout_ns == b.timeout_ns && a.recycle_stuck_after_ns == b.recycle_stuck_after_ns &&
-         a.jitter_ns == b.jitter_ns && a.max_rss_bytes == b.max_rss_bytes &&
-         a.isolation == b.isolation;
+  return a.name == b.name && a.repo == b.repo && a.cmd == b.cmd && a.dirs == b.dirs &&
+         a.envs == b.envs && a.timeout_ns == b.timeout_ns &&
+         a.recycle_stuck_after_ns == b.recycle_stuck_after_ns && a.jitter_ns == b.jitter_ns &&
+         a.max_rss_bytes == b.max_rss_bytes && a.isolation == b.isolation;
 }
 
 bool OutputConfig::SameSettings(const OutputConfig& o) const {
@@ -777,14 +918,15 @@ std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b) 
   return out;
 }
 
-StatusOr<Config> LoadConfig(const fs::path& root, const EnvLookup& lookup) {
+StatusOr<Config> LoadConfig(const fs::path& root, const EnvLookup& lookup,
+                            const std::map<std::string, fs::path>& repo_dirs) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
     return Status::NotFound("root " + root.string() + " is not a directory");
   }
   fs::path abs = fs::absolute(root, ec).lexically_normal();
   if (!abs.empty() && abs.filename().empty()) abs = abs.parent_path();
-  return Loader(abs, lookup).Load();
+  return Loader(abs, lookup, repo_dirs).Load();
 }
 
 }  // namespace pythond::config

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@ struct InputConfig {
   Isolation isolation = Isolation::kInput;
   std::string file;  // where the table is, for messages
   int line = 0;
+  std::string repo;  // the git repository whose conf.d holds the table; empty: the local one
 };
 
 // Whether two inputs would run the same way: every setting but where the table is. A reload
@@ -112,6 +114,29 @@ struct OutputConfig {
 // The output types [[outputs.<type>]] may name, in the order docs/OUTPUTS.md lists them.
 const std::vector<std::string>& OutputTypes();
 
+// One [[git_repos.repo]] table in agent.conf (DataKit's keys; docs/GIT.md).
+struct GitRepoConfig {
+  bool enable = false;
+  std::string url;     // http(s) (credentials in it allowed), git://, ssh://, git@host:path,
+                       // file:// or a local path; $VAR expanded
+  std::string branch;  // default "master", as DataKit
+  std::string ssh_private_key_path;
+  std::string ssh_private_key_password;  // $VAR expanded
+  std::string name;  // its folder under ROOT/gitrepos: the URL's last path part without .git
+  std::string file;
+  int line = 0;
+  bool operator==(const GitRepoConfig&) const = default;
+};
+
+// `url` with any password replaced by "***" (user names stay): for logs and stats.
+std::string MaskUrl(const std::string& url);
+
+// A folder scripts are looked up in, and where it comes from.
+struct ScriptRoot {
+  std::filesystem::path python_d;
+  std::string repo;  // empty: the local python.d
+};
+
 struct Config {
   std::filesystem::path root;
   // [http_api]
@@ -146,11 +171,22 @@ struct Config {
   bool reload_watch = true;
   int64_t reload_delay_ns = 1'000'000'000;
 
+  // [git_repos] (docs/GIT.md): enabled repositories are cloned into ROOT/gitrepos/<name>/ and
+  // pulled every pull_interval; their conf.d inputs are loaded, and relative `dirs` resolve
+  // against their python.d folders (in this order) before the local one.
+  int64_t git_pull_interval_ns = 60'000'000'000;
+  std::vector<GitRepoConfig> git_repos;  // enabled or not, in file order
+
   std::vector<InputConfig> inputs;
   std::vector<OutputConfig> outputs;
   std::vector<std::string> warnings;  // non-fatal findings, "file:line: text"
 
   std::filesystem::path python_d() const { return root / "python.d"; }
+  std::filesystem::path gitrepos_dir() const { return root / "gitrepos"; }
+  // Where relative `dirs` entries are looked up, in order: each enabled repository's python.d,
+  // then ROOT/python.d.
+  std::vector<ScriptRoot> script_roots() const;
+  std::vector<const GitRepoConfig*> enabled_repos() const;
   std::filesystem::path data_dir() const { return root / "data"; }
 };
 
@@ -161,6 +197,9 @@ std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b);
 // Loads ROOT/conf.d. A missing conf.d or agent.conf is fine (defaults, no inputs).
 // Errors (all of them, one per line): TOML syntax, wrong types, missing required keys,
 // duplicate input names, malformed envs.
-StatusOr<Config> LoadConfig(const std::filesystem::path& root, const EnvLookup& lookup);
+// `repo_dirs` replaces the checkout folder of the named repositories (a staged commit being
+// validated before it is applied; docs/GIT.md).
+StatusOr<Config> LoadConfig(const std::filesystem::path& root, const EnvLookup& lookup,
+                            const std::map<std::string, std::filesystem::path>& repo_dirs = {});
 
 }  // namespace pythond::config

@@ -461,5 +461,99 @@ TEST(EnvExpandTest, UnterminatedBraceIsAnError) {
   EXPECT_EQ(out, "cost $5 and $");
 }
 
+TEST(ConfigGitTest, ReposAreParsedNamedAndTheirInputsLoaded) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf", R"([git_repos]
+pull_interval = "30s"
+[[git_repos.repo]]
+enable = true
+url = "https://deploy:$GIT_PW@git.example.com/ops/conf.git"
+ssh_private_key_password = "${KEY_PW}"
+[[git_repos.repo]]
+enable = false
+url = "git@github.com:org/off.git"
+branch = "dev"
+[[git_repos.repo]]
+enable = true
+url = "/srv/git/local-scripts/"
+)");
+  root.Write("conf.d/local.conf", "[[inputs.pythond]]\nname='local'\ncmd='python3'\ndirs=['a']\n");
+  root.Write("gitrepos/conf/conf.d/x/remote.conf",
+             "[[inputs.pythond]]\nname='remote'\ncmd='python3'\ndirs=['b']\n"
+             "[[outputs.influxdb]]\nurl='http://x'\n");
+  auto cfg = LoadConfig(root.path(), FakeEnv({{"GIT_PW", "p@ss"}, {"KEY_PW", "k"}}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  EXPECT_EQ(cfg->git_pull_interval_ns, 30'000'000'000);
+  ASSERT_EQ(cfg->git_repos.size(), 3u);
+  EXPECT_EQ(cfg->git_repos[0].name, "conf");
+  EXPECT_EQ(cfg->git_repos[0].branch, "master");
+  EXPECT_EQ(cfg->git_repos[0].url, "https://deploy:p@ss@git.example.com/ops/conf.git");
+  EXPECT_EQ(cfg->git_repos[0].ssh_private_key_password, "k");
+  EXPECT_EQ(cfg->git_repos[1].name, "off");
+  EXPECT_FALSE(cfg->git_repos[1].enable);
+  EXPECT_EQ(cfg->git_repos[2].name, "local-scripts");
+  ASSERT_EQ(cfg->enabled_repos().size(), 2u);
+  ASSERT_EQ(cfg->inputs.size(), 2u);
+  EXPECT_EQ(cfg->inputs[0].name, "local");
+  EXPECT_EQ(cfg->inputs[0].repo, "");
+  EXPECT_EQ(cfg->inputs[1].name, "remote");
+  EXPECT_EQ(cfg->inputs[1].repo, "conf");
+  EXPECT_TRUE(cfg->outputs.empty());  // a repository's conf.d holds inputs only
+  EXPECT_THAT(cfg->warnings.back(), HasSubstr("a git repository's conf.d holds inputs only"));
+  auto roots = cfg->script_roots();
+  ASSERT_EQ(roots.size(), 3u);
+  EXPECT_EQ(roots[0].python_d, root.path() / "gitrepos/conf/python.d");
+  EXPECT_EQ(roots[0].repo, "conf");
+  EXPECT_EQ(roots[1].repo, "local-scripts");
+  EXPECT_EQ(roots[2].python_d, root.path() / "python.d");
+  EXPECT_EQ(roots[2].repo, "");
+  // A staged commit replaces the checkout: its inputs are the ones loaded.
+  root.Write("staged/conf.d/new.conf",
+             "[[inputs.pythond]]\nname='staged'\ncmd='python3'\ndirs=['c']\n");
+  cfg = LoadConfig(root.path(), FakeEnv({{"GIT_PW", "x"}, {"KEY_PW", "k"}}),
+                   {{"conf", root.path() / "staged"}});
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  ASSERT_EQ(cfg->inputs.size(), 2u);
+  EXPECT_EQ(cfg->inputs[1].name, "staged");
+}
+
+TEST(ConfigGitTest, ErrorsAndDuplicateInputsAcrossRepositories) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf", R"([[git_repos.repo]]
+enable = true
+[[git_repos.repo]]
+enable = "yes"
+url = "file:///a/conf.git"
+[[git_repos.repo]]
+enable = true
+url = "file:///b/conf.git"
+[[git_repos.repo]]
+enable = true
+url = "file:///c/other.git"
+[[git_repos.repo]]
+enable = true
+url = "file:///d/conf.git"
+)");
+  root.Write("conf.d/local.conf", "[[inputs.pythond]]\nname='x'\ncmd='python3'\ndirs=['a']\n");
+  root.Write("gitrepos/other/conf.d/dup.conf",
+             "[[inputs.pythond]]\nname='x'\ncmd='python3'\ndirs=['a']\n");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_FALSE(cfg.ok());
+  std::string m = cfg.status().message();
+  EXPECT_THAT(m, HasSubstr("agent.conf:1: an enabled [[git_repos.repo]] needs url"));
+  EXPECT_THAT(m, HasSubstr("agent.conf:4: git_repos.repo.enable must be true or false"));
+  EXPECT_THAT(m, HasSubstr("agent.conf:12: repository 'conf' is already enabled at"));
+  EXPECT_THAT(m, HasSubstr("gitrepos/other/conf.d/dup.conf:1"));
+}
+
+TEST(MaskUrlTest, PasswordsAreMaskedUserNamesKept) {
+  EXPECT_EQ(MaskUrl("https://u:secret@h/x.git"), "https://u:***@h/x.git");
+  EXPECT_EQ(MaskUrl("https://u@h/x.git"), "https://u@h/x.git");
+  EXPECT_EQ(MaskUrl("https://h/x.git?a=b@c"), "https://h/x.git?a=b@c");
+  EXPECT_EQ(MaskUrl("https://u:p@ss@h/x"), "https://u:***@h/x");
+  EXPECT_EQ(MaskUrl("git@github.com:org/x.git"), "git@github.com:org/x.git");
+  EXPECT_EQ(MaskUrl("/srv/x.git"), "/srv/x.git");
+}
+
 }  // namespace
 }  // namespace pythond::config

@@ -36,8 +36,12 @@ bool IsPyFile(const fs::path& p) {
 }  // namespace
 
 DiscoveryResult DiscoverModules(const fs::path& python_d, const std::vector<std::string>& dirs) {
+  return DiscoverModules(std::vector<config::ScriptRoot>{{python_d, ""}}, dirs);
+}
+
+DiscoveryResult DiscoverModules(const std::vector<config::ScriptRoot>& roots,
+                                const std::vector<std::string>& dirs) {
   DiscoveryResult result;
-  fs::path base = python_d.lexically_normal();
   for (const std::string& entry : dirs) {
     if (entry.empty()) {
       result.problems.push_back("dirs entry \"\" is empty");
@@ -45,21 +49,44 @@ DiscoveryResult DiscoverModules(const fs::path& python_d, const std::vector<std:
     }
     fs::path p(entry);
     fs::path resolved;
+    std::string repo;
+    std::error_code ec;
     if (p.is_absolute()) {
       resolved = p.lexically_normal();
     } else {
-      resolved = (base / p).lexically_normal();
-      fs::path rel = resolved.lexically_relative(base);
-      if (rel.empty() || *rel.begin() == "..") {
-        result.problems.push_back("dirs entry '" + entry + "' escapes " + base.string() +
-                                  " and is refused");
+      bool escapes = false;
+      for (const config::ScriptRoot& root : roots) {  // the first root that has it
+        fs::path base = root.python_d.lexically_normal();
+        fs::path candidate = (base / p).lexically_normal();
+        fs::path rel = candidate.lexically_relative(base);
+        if (rel.empty() || *rel.begin() == "..") {
+          result.problems.push_back("dirs entry '" + entry + "' escapes " + base.string() +
+                                    " and is refused");
+          escapes = true;
+          break;
+        }
+        if (resolved.empty() || fs::exists(candidate, ec)) {
+          resolved = candidate;
+          repo = root.repo;
+          if (fs::exists(candidate, ec)) break;
+        }
+      }
+      if (escapes) continue;
+      if (resolved.empty()) continue;
+      if (!fs::exists(resolved, ec) && roots.size() > 1) {
+        // Not found anywhere: name every place looked at.
+        std::string looked;
+        for (const auto& root : roots) {
+          looked += (looked.empty() ? "" : ", ") + (root.python_d / p).lexically_normal().string();
+        }
+        result.problems.push_back("dirs entry '" + entry + "' is in none of: " + looked);
         continue;
       }
     }
     if (!resolved.empty() && resolved.filename().empty()) resolved = resolved.parent_path();
-    std::error_code ec;
     if (IsPyFile(resolved)) {
-      result.modules.push_back({resolved.stem().string(), resolved, resolved.parent_path(), entry});
+      result.modules.push_back(
+          {resolved.stem().string(), resolved, resolved.parent_path(), entry, repo});
       continue;
     }
     if (!fs::is_directory(resolved, ec)) {
@@ -71,12 +98,12 @@ DiscoveryResult DiscoverModules(const fs::path& python_d, const std::vector<std:
     size_t before = result.modules.size();
     for (const fs::path& child : SortedEntries(resolved)) {
       if (IsPyFile(child)) {
-        result.modules.push_back({child.stem().string(), child, resolved, entry});
+        result.modules.push_back({child.stem().string(), child, resolved, entry, repo});
       } else if (fs::is_directory(child, ec)) {
         for (const fs::path& grandchild : SortedEntries(child)) {
           if (IsPyFile(grandchild)) {
             result.modules.push_back({child.filename().string() + "." + grandchild.stem().string(),
-                                      grandchild, resolved, entry});
+                                      grandchild, resolved, entry, repo});
           }
         }
       }

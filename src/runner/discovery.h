@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
+
 namespace pythond::runner {
 
 struct ScriptModule {
@@ -22,6 +24,7 @@ struct ScriptModule {
   std::filesystem::path file;      // absolute path of the .py
   std::filesystem::path sys_path;  // folder to put on sys.path (the listed dir)
   std::string dir_entry;           // the `dirs` entry it came from
+  std::string repo;                // the git repository it came from; empty: local
   bool operator==(const ScriptModule&) const = default;
 };
 
@@ -31,6 +34,10 @@ struct DiscoveryResult {
 };
 
 DiscoveryResult DiscoverModules(const std::filesystem::path& python_d,
+                                const std::vector<std::string>& dirs);
+// The same over several roots (git repositories' python.d, then the local one; docs/GIT.md): a
+// relative entry is the first root's that has it; absolute entries ignore the roots.
+DiscoveryResult DiscoverModules(const std::vector<config::ScriptRoot>& roots,
                                 const std::vector<std::string>& dirs);
 
 // What a reload compares to decide whether an input's scripts changed: a 64-bit hash over the

@@ -114,5 +114,28 @@ TEST(FingerprintTest, AMissingDirThatAppearsIsAChange) {
   EXPECT_NE(fp(), missing);
 }
 
+TEST(DiscoveryTest, SeveralRootsTheFirstThatHasTheEntryWins) {
+  testing::TempDir root;
+  root.Write("gitrepos/a/python.d/shared/s.py", "");
+  root.Write("gitrepos/b/python.d/shared/s.py", "");
+  root.Write("gitrepos/b/python.d/only_b/x.py", "");
+  root.Write("python.d/local/l.py", "");
+  root.Write("python.d/shared/s.py", "");
+  std::vector<config::ScriptRoot> roots = {{root.path() / "gitrepos/a/python.d", "a"},
+                                           {root.path() / "gitrepos/b/python.d", "b"},
+                                           {root.path() / "python.d", ""}};
+  auto r = DiscoverModules(roots, {"shared", "only_b", "local", "nowhere", "../x"});
+  ASSERT_EQ(r.modules.size(), 3u);
+  EXPECT_EQ(r.modules[0].file, root.path() / "gitrepos/a/python.d/shared/s.py");
+  EXPECT_EQ(r.modules[0].repo, "a");
+  EXPECT_EQ(r.modules[1].repo, "b");
+  EXPECT_EQ(r.modules[2].file, root.path() / "python.d/local/l.py");
+  EXPECT_EQ(r.modules[2].repo, "");
+  ASSERT_EQ(r.problems.size(), 2u);
+  EXPECT_THAT(r.problems[0], HasSubstr("dirs entry 'nowhere' is in none of: "));
+  EXPECT_THAT(r.problems[0], HasSubstr("gitrepos/b/python.d/nowhere"));
+  EXPECT_THAT(r.problems[1], HasSubstr("escapes"));
+}
+
 }  // namespace
 }  // namespace pythond::runner

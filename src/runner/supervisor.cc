@@ -232,10 +232,15 @@ void Supervisor::Start() {
   ArmRssTimer();
 }
 
+std::vector<config::ScriptRoot> Supervisor::Roots() const {
+  if (!options_.script_roots.empty()) return options_.script_roots;
+  return {{options_.root / "python.d", ""}};
+}
+
 void Supervisor::StartInput(size_t i) {
   Input& in = inputs_[i];
   in.loaded_unix_ns = options_.wall_now_ns();
-  DiscoveryResult found = DiscoverModules(options_.root / "python.d", in.config.dirs);
+  DiscoveryResult found = DiscoverModules(Roots(), in.config.dirs);
   in.fingerprint = FingerprintScripts(found);
   for (const auto& p : found.problems) {
     LOG_WARN("input '{}' ({}:{}): {}", in.config.name, in.config.file, in.config.line, p);
@@ -258,6 +263,12 @@ void Supervisor::StartInput(size_t i) {
   }
 }
 
+Supervisor::ReloadSummary Supervisor::Reload(std::vector<config::InputConfig> inputs,
+                                             std::vector<config::ScriptRoot> roots) {
+  options_.script_roots = std::move(roots);
+  return Reload(std::move(inputs));
+}
+
 Supervisor::ReloadSummary Supervisor::Reload(std::vector<config::InputConfig> inputs) {
   ReloadSummary summary;
   if (stopping_) return summary;
@@ -274,8 +285,8 @@ Supervisor::ReloadSummary Supervisor::Reload(std::vector<config::InputConfig> in
     if (it != active.end()) {
       size_t old = it->second;
       bool same_settings = config::SameSettings(inputs_[old].config, cfg);
-      bool same_scripts = FingerprintScripts(DiscoverModules(options_.root / "python.d",
-                                                             cfg.dirs)) == inputs_[old].fingerprint;
+      bool same_scripts =
+          FingerprintScripts(DiscoverModules(Roots(), cfg.dirs)) == inputs_[old].fingerprint;
       if (same_settings && same_scripts) {
         inputs_[old].config.file = cfg.file;  // the table may have moved
         inputs_[old].config.line = cfg.line;
@@ -642,6 +653,9 @@ void Supervisor::OnHello(size_t index, simdjson::dom::element doc) {
       s.module = GetString(p, "module");
       s.class_name = GetString(p, "class");
       s.file = GetString(p, "file");
+      for (const ScriptModule& m : units_[index]->modules) {
+        if (m.file == s.file) s.repo = m.repo;
+      }
       if (p["overrides_run"].get(s.overrides_run) != simdjson::SUCCESS) s.overrides_run = true;
       double reported = GetNumber(p, "interval").value_or(10);
       double interval = SanitizeInterval(reported);
@@ -1245,6 +1259,7 @@ std::vector<InputStats> Supervisor::Stats() const {
     s.isolation =
         in.config.isolation == config::InputConfig::Isolation::kProcess ? "process" : "input";
     s.problems = in.problems;
+    s.repo = in.config.repo;
     for (size_t index : in.units) {
       const Unit& u = *units_[index];
       WorkerStats w;

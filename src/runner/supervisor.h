@@ -61,6 +61,9 @@ struct RunReport {
 
 struct SupervisorOptions {
   std::filesystem::path root;
+  // Where relative `dirs` are looked up, in order (git repositories, then the local python.d);
+  // empty: ROOT/python.d. Reload() may replace it.
+  std::vector<config::ScriptRoot> script_roots;
   std::filesystem::path python_dir;    // holds pythond_worker.py and datakit_framework.py
   std::string http_addr;               // what the SDK reports to over HTTP (PYTHOND_HTTP_ADDR)
   std::filesystem::path seed_log_dir;  // PYTHOND_SEED_LOG_DIR for the SDK's log
@@ -118,6 +121,7 @@ struct PluginStats {
   std::string module;  // "test", "sub.file"
   std::string class_name;
   std::string file;
+  std::string repo;  // the git repository its file came from; empty: local
   // "starting", "running" (scheduled; last run fine), "failing" (last run failed),
   // "timed_out" (a run is past its timeout now), "restarting" (its worker is), "stopped".
   std::string state = "starting";
@@ -166,6 +170,7 @@ struct InputStats {
   std::string file;
   int line = 0;
   std::string isolation;              // "input" or "process"
+  std::string repo;                   // the git repository whose conf.d holds it; empty: local
   std::vector<std::string> problems;  // script discovery problems
   std::vector<WorkerStats> workers;
   std::vector<PluginStats> plugins;
@@ -189,6 +194,9 @@ class Supervisor {
     size_t unchanged = 0;
   };
   ReloadSummary Reload(std::vector<config::InputConfig> inputs);
+  // The same with new script roots (the git repositories changed).
+  ReloadSummary Reload(std::vector<config::InputConfig> inputs,
+                       std::vector<config::ScriptRoot> roots);
   // Stops scheduling, lets in-flight runs finish for stop_grace (their writes are still
   // answered), then SIGTERMs every worker's process group, SIGKILLs what is left
   // kill_after_term later, and calls `done` once all workers have been reaped.
@@ -271,6 +279,7 @@ class Supervisor {
     size_t replaced_by = SIZE_MAX;  // the input that replaced it in a reload
   };
 
+  std::vector<config::ScriptRoot> Roots() const;
   size_t AddUnit(size_t input, std::string label, std::vector<ScriptModule> modules,
                  std::vector<std::pair<std::string, std::string>> only);
   void StartInput(size_t input);

@@ -24,6 +24,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_port(port, timeout, proc=None):
+    """Waits until something accepts TCP connections on 127.0.0.1:port (and `proc` lives)."""
+    def accepting():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("the server exited with %s" % proc.returncode)
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(accepting, timeout, "a server on 127.0.0.1:%d" % port)
+
+
 def http(method, url, body=None, timeout=30):
     """(status, body text); connection errors raise OSError."""
     req = urllib.request.Request(url, method=method,
