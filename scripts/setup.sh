@@ -14,7 +14,14 @@ PACKAGES=(
   openssh-server openssh-client  # the git tests serve a repository over ssh:// from their own sshd
   influxdb  # the differential test writes the same lines to a real InfluxDB 1.6.7
   victoria-metrics prometheus  # the outputs' tests ship to them / are scraped by them
+  chromium  # the status page's browser test (tests/e2e/test_web.py, playwright-core drives it)
 )
+# npm fetches uPlot for the status page at build time (web/package-lock.json) and the browser
+# test's driver. Debian's nodejs + npm, unless a node with npm is already there (NodeSource's
+# nodejs package bundles npm and conflicts with Debian's).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -17,8 +17,10 @@
 #include <iostream>
 
 #include "agent/file_watcher.h"
+#include "agent/metrics_text.h"
 #include "agent/process_env.h"
 #include "agent/stats_json.h"
+#include "agent/web_routes.h"
 #include "agent/worker_session.h"
 #include "common/files.h"
 #include "common/logging.h"
@@ -125,6 +127,11 @@ int RunAgent(const RunOptions& options) {
   outputs::Fanout fanout;
   fanout.Add(store->get());
   ingest::ApiOptions api_options;
+  // The status page at / and its store explorer (docs/WEB.md); store reads run on their own
+  // thread and answer through the event loop.
+  store::StoreReader store_reader(cfg.store_path,
+                                  [&io](std::function<void()> f) { asio::post(io, std::move(f)); });
+  AddWebRoutes(&api_options, &store_reader, WallNowNs);
   // Outputs (docs/OUTPUTS.md): remote ones behind their disk queues, prometheus as a page.
   std::vector<std::unique_ptr<outputs::QueuedOutput>> queued_outputs;
   std::vector<std::unique_ptr<outputs::PrometheusOutput>> prometheus_outputs;
@@ -141,7 +148,7 @@ int RunAgent(const RunOptions& options) {
       return 1;
     }
     if (!type->remote) {
-      static const char* kReserved[] = {"/v1/ping", "/v1/stats", "/v1/lasterror"};
+      static const char* kReserved[] = {"/v1/ping", "/v1/stats", "/v1/lasterror", "/metrics"};
       bool taken = StartsWith(oc.prometheus.path, "/v1/write/") ||
                    api_options.get_routes.count(oc.prometheus.path) > 0;
       for (const char* r : kReserved) taken = taken || oc.prometheus.path == r;
@@ -193,9 +200,15 @@ int RunAgent(const RunOptions& options) {
     api_options.global_tags.push_back({"host", api_options.hostname});
   }
   // GET /v1/stats needs the supervisor, which needs the API's address: set below.
-  std::function<std::string()> stats_provider;
+  // The agent's state for GET /v1/stats (JSON) and GET /metrics (Prometheus text); the
+  // snapshot needs the supervisor, which needs the API's address: set below.
+  std::function<std::string(std::string(*render)(const StatsSnapshot&))> stats_provider;
+  api_options.get_routes["/metrics"] = [&stats_provider] {
+    return ingest::Answer{200, stats_provider ? stats_provider(MetricsText) : std::string(),
+                          kMetricsContentType};
+  };
   api_options.stats_json = [&stats_provider] {
-    return stats_provider ? stats_provider() : std::string("{}");
+    return stats_provider ? stats_provider(StatsJson) : std::string("{}");
   };
   ingest::Api api(&fanout, WallNowNs, MonoNowNs, std::move(api_options));
   ingest::HttpServerOptions http_options;
@@ -257,7 +270,7 @@ int RunAgent(const RunOptions& options) {
       });
   int64_t started_unix_ns = WallNowNs();
   ReloadStats reload_stats;
-  stats_provider = [&] {
+  stats_provider = [&](std::string (*render)(const StatsSnapshot&)) {
     std::vector<runner::InputStats> inputs = supervisor.Stats();
     store::StoreStats store_stats = (*store)->Stats();
     StatsSnapshot snap;
@@ -280,7 +293,13 @@ int RunAgent(const RunOptions& options) {
     snap.prometheus = &prometheus_stats;
     std::vector<git::RepoStatus> git_status = git_sync.Status();
     if (!cfg.git_repos.empty() || !git_status.empty()) snap.git = &git_status;
-    return StatsJson(snap);
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal"}) {
+      uintmax_t size = fs::file_size(cfg.store_path.string() + suffix, ec);
+      if (!ec) snap.store_size_bytes += size;
+    }
+    snap.store_retention_s = cfg.store_retention_ns / 1e9;
+    return render(snap);
   };
 
   // Runtime facts for tools (tests, `make run`, later `pythond monitor`).
@@ -446,6 +465,8 @@ int RunAgent(const RunOptions& options) {
   }
 
   stop_outputs();  // what was acknowledged is on disk already; undelivered records wait there
+  // The reader first, so that the writer's close is the last and checkpoints the WAL.
+  store_reader.Stop();
   (*store)->Stop();
   auto stats = (*store)->Stats();
   std::error_code ec;

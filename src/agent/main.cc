@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "agent/agent.h"
+#include "agent/monitor.h"
 #include "agent/script_tools.h"
 #include "runner/python_dir.h"
 
@@ -60,6 +61,21 @@ int main(int argc, char** argv) {
                         "print the environment INPUT's worker gets and how it differs from "
                         "this shell's");
 
+  pythond::agent::MonitorOptions monitor;
+  auto* monitor_cmd = app.add_subcommand(
+      "monitor",
+      "a terminal view of a running agent (its GET /v1/stats), redrawn every --refresh; keys: "
+      "q quit, e tracebacks, r refresh (docs/MONITOR.md)");
+  monitor_cmd->add_option("--to", monitor.to,
+                          "HOST:PORT of the agent (default: the listen address in "
+                          "ROOT/data/run.json, else 127.0.0.1:9529)");
+  monitor_cmd->add_option("--refresh", monitor.refresh, "time between two refreshes, e.g. 500ms")
+      ->capture_default_str();
+  monitor_cmd->add_option("--root", monitor.root, "the agent's root folder (for data/run.json)")
+      ->capture_default_str();
+  monitor_cmd->add_flag("--once", monitor.once,
+                        "print one frame and exit; exit 1 when the agent cannot be reached");
+
   auto* version_cmd = app.add_subcommand("version", "print the version");
   bool python_dir = false;
   version_cmd->add_flag("--python-dir", python_dir,
@@ -80,6 +96,7 @@ int main(int argc, char** argv) {
     check.root = check_root;
     return pythond::agent::RunCheckCommand(check);
   }
+  if (*monitor_cmd) return pythond::agent::RunMonitor(monitor);
   if (*query_cmd) return pythond::agent::RunQueryCommand(query_root, query_format, sql);
   if (*version_cmd && python_dir) {
     std::filesystem::path dir = pythond::runner::FindPythonDir();

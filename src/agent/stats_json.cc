@@ -1,8 +1,11 @@
 #include "agent/stats_json.h"
 
+#include <sys/resource.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "common/strings.h"
 #include "model/point.h"
@@ -80,7 +83,24 @@ void PercentilesJson(std::string& out, const runner::Percentiles& p) {
   o.End();
 }
 
-void PluginJson(std::string& out, const runner::PluginStats& p) {
+void CategoryCounts(std::string& out, const uint64_t (&points)[model::kCategoryCount]);
+
+// What one input or plugin sent: requests, points per category, refusals, check findings.
+void IngestJson(Obj& x, const ingest::InputIngestStats& st) {
+  x.Uint("requests", st.requests).Uint("refused_requests", st.refused_requests);
+  x.Uint("points_refused", st.points_refused);
+  CategoryCounts(x.Raw("points"), st.points);
+  Obj checks(&x.Raw("checks"));
+  for (size_t r = 0; r < model::kCheckReasonCount; ++r) {
+    if (st.checks[r] == 0) continue;
+    std::string reason(model::CheckReasonName(static_cast<model::CheckReason>(r)));
+    checks.Uint(reason.c_str(), st.checks[r]);
+  }
+  checks.End();
+}
+
+void PluginJson(std::string& out, const runner::PluginStats& p,
+                const ingest::InputIngestStats* ingest) {
   Obj o(&out);
   o.Str("name", p.name).Str("module", p.module).Str("class", p.class_name).Str("file", p.file);
   o.Str("repo", p.repo);
@@ -94,6 +114,9 @@ void PluginJson(std::string& out, const runner::PluginStats& p) {
   o.Str("last_error", p.last_error).Str("last_traceback", p.last_traceback);
   o.Str("last_hint", p.last_hint).Int("last_error_unix_ns", p.last_error_unix_ns);
   StringArray(o.Raw("warnings"), p.warnings);
+  Obj x(&o.Raw("ingest"));  // what it reported (the SDK names the plugin in each request)
+  IngestJson(x, ingest ? *ingest : ingest::InputIngestStats{});
+  x.End();
   o.End();
 }
 
@@ -129,6 +152,31 @@ void CategoryCounts(std::string& out, const uint64_t (&points)[model::kCategoryC
 
 }  // namespace
 
+ProcessFacts ReadProcessFacts() {
+  ProcessFacts f;
+  SelfRss(&f.rss_bytes, &f.rss_peak_bytes);
+  if (FILE* st = std::fopen("/proc/self/status", "re")) {
+    char line[256];
+    unsigned long long n = 0;
+    while (std::fgets(line, sizeof line, st)) {
+      if (std::sscanf(line, "Threads: %llu", &n) == 1) f.threads = n;
+    }
+    std::fclose(st);
+  }
+  struct rusage ru {};
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+    f.cpu_seconds = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+                    ru.ru_stime.tv_usec / 1e6;
+  }
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++f.open_files;
+  }
+  if (f.open_files > 0) --f.open_files;  // the listing's own descriptor
+  return f;
+}
+
 void SelfRss(uint64_t* rss_bytes, uint64_t* peak_bytes) {
   *rss_bytes = *peak_bytes = 0;
   FILE* f = std::fopen("/proc/self/status", "re");
@@ -147,13 +195,14 @@ std::string StatsJson(const StatsSnapshot& s) {
   out.reserve(4096);
   Obj root(&out);
   {
-    uint64_t rss = 0, peak = 0;
-    SelfRss(&rss, &peak);
+    ProcessFacts f = ReadProcessFacts();
     Obj a(&root.Raw("agent"));
     a.Str("version", s.version).Int("pid", s.pid).Int("now_unix_ns", s.now_unix_ns);
     a.Int("started_unix_ns", s.started_unix_ns);
     a.Num("uptime_s", (s.now_unix_ns - s.started_unix_ns) / 1e9);
-    a.Uint("rss_bytes", rss).Uint("rss_peak_bytes", peak);
+    a.Uint("rss_bytes", f.rss_bytes).Uint("rss_peak_bytes", f.rss_peak_bytes);
+    a.Num("cpu_seconds", f.cpu_seconds).Uint("threads", f.threads);
+    a.Uint("open_files", f.open_files);
     a.End();
   }
   std::string& inputs = root.Raw("inputs");
@@ -178,7 +227,12 @@ std::string StatsJson(const StatsSnapshot& s) {
       plugins += '[';
       for (size_t p = 0; p < in.plugins.size(); ++p) {
         if (p) plugins += ',';
-        PluginJson(plugins, in.plugins[p]);
+        const ingest::InputIngestStats* ingest = nullptr;
+        if (s.api) {
+          auto it = s.api->plugins.find(in.name + "/" + in.plugins[p].name);
+          if (it != s.api->plugins.end()) ingest = &it->second;
+        }
+        PluginJson(plugins, in.plugins[p], ingest);
       }
       plugins += ']';
       if (s.api) {
@@ -202,19 +256,20 @@ std::string StatsJson(const StatsSnapshot& s) {
     Obj bi(&by_input);
     for (const auto& [name, st] : a.inputs) {
       Obj x(&bi.Raw(name.c_str()));
-      x.Uint("requests", st.requests).Uint("refused_requests", st.refused_requests);
-      x.Uint("points_refused", st.points_refused);
-      CategoryCounts(x.Raw("points"), st.points);
-      Obj checks(&x.Raw("checks"));
-      for (size_t r = 0; r < model::kCheckReasonCount; ++r) {
-        if (st.checks[r] == 0) continue;
-        std::string reason(model::CheckReasonName(static_cast<model::CheckReason>(r)));
-        checks.Uint(reason.c_str(), st.checks[r]);
-      }
-      checks.End();
+      IngestJson(x, st);
       x.End();
     }
     bi.End();
+    Obj routes(&o.Raw("routes"));
+    for (const auto& [route, rs] : a.routes) {
+      Obj r(&routes.Raw(route.c_str()));
+      Obj codes(&r.Raw("by_status"));
+      for (const auto& [status, n] : rs.by_status) codes.Uint(std::to_string(status).c_str(), n);
+      codes.End();
+      r.Uint("bytes_in", rs.bytes_in).Uint("bytes_out", rs.bytes_out);
+      r.End();
+    }
+    routes.End();
     o.End();
   }
   if (s.outputs || s.prometheus) {
@@ -293,6 +348,7 @@ std::string StatsJson(const StatsSnapshot& s) {
     o.Uint("write_errors", s.store->write_errors).Uint("rows_expired", s.store->rows_expired);
     o.Uint("batches_dropped", s.store->batches_dropped);
     o.Uint("queued_bytes", s.store->queued_bytes).Str("last_error", s.store->last_error);
+    o.Uint("size_bytes", s.store_size_bytes).Num("retention_s", s.store_retention_s);
     o.End();
   }
   root.End();

@@ -43,9 +43,20 @@ struct StatsSnapshot {
   const std::vector<outputs::QueuedOutputStats>* outputs = nullptr;
   const std::vector<PrometheusOutputStats>* prometheus = nullptr;
   const std::vector<git::RepoStatus>* git = nullptr;  // [git_repos]
+  uint64_t store_size_bytes = 0;                      // the database file and its WAL
+  double store_retention_s = 0;
 };
 
 std::string StatsJson(const StatsSnapshot& s);
+
+// This process, from /proc and getrusage.
+struct ProcessFacts {
+  uint64_t rss_bytes = 0, rss_peak_bytes = 0;
+  double cpu_seconds = 0;  // user + system
+  uint64_t threads = 0;
+  uint64_t open_files = 0;  // file descriptors
+};
+ProcessFacts ReadProcessFacts();
 
 // Resident and peak resident bytes of this process (/proc/self/status VmRSS, VmHWM).
 void SelfRss(uint64_t* rss_bytes, uint64_t* peak_bytes);

@@ -112,9 +112,38 @@ Answer Api::Handle(const Request& request) {
   return std::move(**answer);
 }
 
+std::string Api::RouteName(std::string_view path) const {
+  constexpr std::string_view kWrite = "/v1/write/";
+  if (StartsWith(path, kWrite)) {
+    return model::ParseCategory(path.substr(kWrite.size())) ? std::string(path)
+                                                            : "/v1/write/(invalid)";
+  }
+  if (path == "/v1/ping" || path == "/v1/stats" || path == "/v1/lasterror" ||
+      options_.get_routes.count(std::string(path)) ||
+      options_.async_get_routes.count(std::string(path))) {
+    return std::string(path);
+  }
+  return "(other)";
+}
+
 void Api::Handle(const Request& request, Respond respond) {
+  // Every answer is counted under its route, status and sizes.
+  std::string_view path = request.target.substr(0, request.target.find('?'));
+  std::string route = RouteName(path);
+  stats_.routes[route].bytes_in += request.body.size();
+  respond = [this, route = std::move(route), respond = std::move(respond)](Answer a) {
+    RouteStats& r = stats_.routes[route];
+    ++r.by_status[a.status];
+    r.bytes_out += a.body.size();
+    respond(std::move(a));
+  };
   model::PointBatchPtr batch;
-  Answer answer = Route(request, &batch);
+  const AsyncGetRoute* async = nullptr;
+  Answer answer = Route(request, &batch, &async);
+  if (async) {
+    (*async)(request, std::move(respond));
+    return;
+  }
   if (!batch) {
     respond(std::move(answer));
     return;
@@ -122,24 +151,37 @@ void Api::Handle(const Request& request, Respond respond) {
   // The answer waits until every sink holds the batch as safely as it promises (an output's
   // disk queue: fsynced).
   ++writes_in_flight_;
-  sink_->WriteAsync(batch, [this, batch, answer = std::move(answer),
+  std::string plugin = PluginKey(request.plugin_header);
+  sink_->WriteAsync(batch, [this, batch, plugin = std::move(plugin), answer = std::move(answer),
                             respond = std::move(respond)](Status s) mutable {
     --writes_in_flight_;
     InputIngestStats& input_stats = stats_.inputs[batch->input];
+    InputIngestStats* plugin_stats = plugin.empty() ? nullptr : &stats_.plugins[plugin];
     if (!s.ok()) {
       ++stats_.busy;
       ++input_stats.refused_requests;
+      if (plugin_stats) ++plugin_stats->refused_requests;
       respond(ErrorAnswer(503, "datakit.busy", s.message()));
       return;
     }
     size_t n = batch->points.size();
     stats_.points_accepted[static_cast<int>(batch->category)] += n;
     input_stats.points[static_cast<int>(batch->category)] += n;
+    if (plugin_stats) plugin_stats->points[static_cast<int>(batch->category)] += n;
     respond(std::move(answer));
   });
 }
 
-Answer Api::Route(const Request& request, model::PointBatchPtr* batch) {
+std::string PluginKey(std::string_view plugin_header) {
+  if (plugin_header.empty()) return "";
+  size_t slash = plugin_header.find('/');
+  if (slash == std::string_view::npos) return PercentDecode(plugin_header);
+  return PercentDecode(plugin_header.substr(0, slash)) + "/" +
+         PercentDecode(plugin_header.substr(slash + 1));
+}
+
+Answer Api::Route(const Request& request, model::PointBatchPtr* batch,
+                  const AsyncGetRoute** async) {
   ++stats_.requests;
   std::string_view target = request.target;
   std::string_view path = target, query;
@@ -168,6 +210,14 @@ Answer Api::Route(const Request& request, model::PointBatchPtr* batch) {
       return ErrorAnswer(405, "datakit.methodNotAllowed", "use GET for " + std::string(path));
     }
     return route->second();
+  }
+  if (auto route = options_.async_get_routes.find(std::string(path));
+      async && route != options_.async_get_routes.end()) {
+    if (request.method != "GET") {
+      return ErrorAnswer(405, "datakit.methodNotAllowed", "use GET for " + std::string(path));
+    }
+    *async = &route->second;
+    return Answer{};
   }
   if (path == "/v1/stats" && options_.stats_json) {
     if (request.method != "GET") {
@@ -202,8 +252,12 @@ Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_que
   }
   InputIngestStats& input_stats = stats_.inputs[input];
   ++input_stats.requests;
+  std::string plugin = PluginKey(request.plugin_header);
+  InputIngestStats* plugin_stats = plugin.empty() ? nullptr : &stats_.plugins[plugin];
+  if (plugin_stats) ++plugin_stats->requests;
   auto refuse = [&](int status, std::string_view code, std::string_view message) {
     ++input_stats.refused_requests;
+    if (plugin_stats) ++plugin_stats->refused_requests;
     if (status >= 400 && status < 500) ++stats_.bad_requests;
     return ErrorAnswer(status, code, message);
   };
@@ -211,6 +265,7 @@ Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_que
   if (options_.write_rate_limit > 0 && !write_limit_.Allow(mono_ns_())) {
     ++stats_.rate_limited;
     ++input_stats.refused_requests;
+    if (plugin_stats) ++plugin_stats->refused_requests;
     return ErrorAnswer(429, "datakit.reachMaxAPILimit",
                        "more than " + std::to_string(options_.write_rate_limit) +
                            " write requests per second (see [http_api] request_rate_limit)");
@@ -218,6 +273,7 @@ Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_que
   if (!sink_->HasRoom()) {
     ++stats_.busy;
     ++input_stats.refused_requests;
+    if (plugin_stats) ++plugin_stats->refused_requests;
     return ErrorAnswer(503, "datakit.busy", "the store's backlog is full; retry later");
   }
   auto category = model::ParseCategory(category_name);
@@ -293,6 +349,7 @@ Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_que
     }
     for (const model::CheckWarning& w : outcome.warnings) {
       ++input_stats.checks[static_cast<size_t>(w.reason)];
+      if (plugin_stats) ++plugin_stats->checks[static_cast<size_t>(w.reason)];
       if (++warning_count <= 20) {
         if (!warnings.empty()) warnings += "; ";
         warnings += "point " + std::to_string(i + 1) + ": " + w.message;
@@ -300,6 +357,7 @@ Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_que
     }
     if (outcome.refused) {
       ++input_stats.points_refused;
+      if (plugin_stats) ++plugin_stats->points_refused;
     } else {
       if (kept != i) parsed.points[kept] = std::move(p);
       ++kept;

@@ -6,7 +6,8 @@
 //   GET  /v1/ping              {"content":{"version","uptime","host"}}
 //   POST /v1/lasterror         {"input":..,"err_content":..} from a script
 //   GET  /v1/stats             the agent's state (ApiOptions::stats_json)
-//   GET  <path>                ApiOptions::get_routes (e.g. the prometheus output)
+//   GET  <path>                ApiOptions::get_routes (e.g. the prometheus output, the status page)
+//   GET  <path>                ApiOptions::async_get_routes (answered later: the store explorer)
 // Errors answer DataKit's JSON body {"error_code":"datakit.xxx","message":"..."}.
 #pragma once
 
@@ -15,6 +16,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/rate_limiter.h"
@@ -38,7 +40,15 @@ struct Answer {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  // More response headers, e.g. {"Cache-Control", "no-cache"}; Server, Content-Type and
+  // Content-Length are set by the transport.
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
+
+// A GET route answered later (ApiOptions::async_get_routes): it must call `respond` exactly
+// once, on the event-loop thread. The request's views are valid only during the call: copy what
+// is needed later.
+using AsyncGetRoute = std::function<void(const Request&, std::function<void(Answer)> respond)>;
 
 // A write as the checks left it (ApiOptions::on_checked, for `pythond test`).
 struct CheckedWrite {
@@ -69,6 +79,9 @@ struct ApiOptions {
   std::function<std::string()> stats_json;
   // More GET routes by exact path (the prometheus output's page); same access rules.
   std::map<std::string, std::function<Answer()>> get_routes;
+  // GET routes by exact path whose answer comes later (work off the event loop, e.g. reading
+  // the store); same access rules (loopback only unless public_apis opens them).
+  std::map<std::string, AsyncGetRoute> async_get_routes;
   // Every write that parsed, after the checks (before `strict` may refuse it); null: none.
   std::function<void(const CheckedWrite&)> on_checked;
 };
@@ -83,6 +96,13 @@ struct InputIngestStats {
   uint64_t checks[static_cast<size_t>(model::CheckReason::kCount)] = {};
 };
 
+// Requests of one route ("/v1/write/metric", "/v1/ping", "/metrics", "(other)").
+struct RouteStats {
+  std::map<int, uint64_t> by_status;  // HTTP status → answers
+  uint64_t bytes_in = 0;              // request bodies
+  uint64_t bytes_out = 0;             // answer bodies
+};
+
 struct ApiStats {
   uint64_t requests = 0;
   uint64_t write_requests = 0;
@@ -92,6 +112,9 @@ struct ApiStats {
   uint64_t rate_limited = 0;  // 429
   uint64_t forbidden = 0;     // 403: a non-loopback client on a private route
   std::map<std::string, InputIngestStats> inputs;
+  // What each plugin sent (by "<input>/<plugin>" from the SDK's X-Pythond-Plugin header).
+  std::map<std::string, InputIngestStats> plugins;
+  std::map<std::string, RouteStats> routes;
 };
 
 struct LastError {
@@ -110,8 +133,8 @@ class Api {
   // Answers `request`: at once, or for a write once every sink holds the batch (an output's
   // disk queue fsyncs first). `respond` runs on the event-loop thread, exactly once.
   void Handle(const Request& request, Respond respond);
-  // The same, for callers whose sinks complete at once (tests): a sink that completes later
-  // yields a 500.
+  // The same, for callers whose sinks complete at once (tests): a sink that completes later,
+  // or an async GET route, yields a 500.
   Answer Handle(const Request& request);
 
   const ApiStats& stats() const { return stats_; }
@@ -122,12 +145,17 @@ class Api {
  private:
   // Everything but the write itself: an answer, and for an accepted write the batch to write
   // (the answer is then what to send once it is written).
-  Answer Route(const Request& request, model::PointBatchPtr* batch);
+  // An async route leaves the answer to `*async` (set only then).
+  Answer Route(const Request& request, model::PointBatchPtr* batch,
+               const AsyncGetRoute** async = nullptr);
   Answer HandleWrite(std::string_view category, std::string_view query, const Request& request,
                      model::PointBatchPtr* pending);
   Answer HandlePing();
   Answer HandleLastError(const Request& request);
   bool IsPublic(std::string_view path) const;
+  // The name requests to `path` are counted under: the path of a known route, else "(other)"
+  // (so a scan of random paths cannot grow the table).
+  std::string RouteName(std::string_view path) const;
 
   outputs::Output* sink_;
   std::function<int64_t()> now_ns_;
@@ -139,6 +167,10 @@ class Api {
   size_t writes_in_flight_ = 0;
   std::map<std::string, LastError> last_errors_;  // by input name
 };
+
+// "<input>/<plugin>" from the SDK's X-Pythond-Plugin header (each part percent-decoded); ""
+// when there is none.
+std::string PluginKey(std::string_view plugin_header);
 
 // DataKit's error body.
 Answer ErrorAnswer(int status, std::string_view error_code, std::string_view message);

@@ -251,6 +251,26 @@ TEST(ApiCheckedTest, OnCheckedSeesKeptPointsFindingsAndRefusals) {
                                  "[1 required_key_added]"));
 }
 
+TEST_F(ApiTest, RoutesAndPluginsAreCounted) {
+  EXPECT_EQ(Post("/v1/write/metric", "cpu v=1i\n", "", "in/plug%2Fx").status, 200);
+  EXPECT_EQ(Post("/v1/write/metric", "cpu v=\n", "", "in/plug%2Fx").status, 400);
+  EXPECT_EQ(Post("/v1/write/nope", "cpu v=1i\n").status, 400);
+  EXPECT_EQ(Get("/random/path").status, 404);
+  EXPECT_EQ(Get("/other/path").status, 404);
+  const auto& routes = api_.stats().routes;
+  ASSERT_TRUE(routes.count("/v1/write/metric"));
+  EXPECT_EQ(routes.at("/v1/write/metric").by_status.at(200), 1u);
+  EXPECT_EQ(routes.at("/v1/write/metric").by_status.at(400), 1u);
+  EXPECT_EQ(routes.at("/v1/write/metric").bytes_in, 16u);
+  EXPECT_GT(routes.at("/v1/write/metric").bytes_out, 0u);
+  EXPECT_EQ(routes.at("/v1/write/(invalid)").by_status.at(400), 1u);
+  EXPECT_EQ(routes.at("(other)").by_status.at(404), 2u);  // unknown paths share one row
+  const auto& plugin = api_.stats().plugins.at("in/plug/x");
+  EXPECT_EQ(plugin.requests, 2u);
+  EXPECT_EQ(plugin.refused_requests, 1u);
+  EXPECT_EQ(plugin.points[0], 1u);
+}
+
 TEST(ApiRateLimitTest, WritesBeyondTheRateGet429) {
   RecordingSink sink;
   int64_t mono = 1'000'000'000;

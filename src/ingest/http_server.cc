@@ -145,6 +145,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
         static_cast<http::status>(a.status), version);
     res->set(http::field::server, "pythond");
     res->set(http::field::content_type, a.content_type);
+    for (const auto& [name, value] : a.headers) res->set(name, value);
     res->keep_alive(keep_alive);
     res->body() = std::move(a.body);
     res->prepare_payload();

@@ -762,7 +762,16 @@ void Supervisor::RegisterPlugin(size_t index, Plugin plugin, int64_t now) {
       options_.spread_ns);
   plugin.stats.offset_s = offset / 1e9;
   int64_t first = start_ns_ + offset;
-  if (first < now) first += ((now - first) / interval_ns + 1) * interval_ns;
+  if (first < now) {
+    if (plugin.stats.runs == 0) {
+      // Its very first slot passed while its worker was still starting (a slow import, a
+      // loaded machine): run it now rather than an interval later — an hourly plugin must not
+      // wait an hour for its first run. Later slots follow the interval from here.
+      first = now;
+    } else {
+      first += ((now - first) / interval_ns + 1) * interval_ns;  // no catch-up after a restart
+    }
+  }
   if (options_.run_at_hello) first = now;
   plugin.sched_id = next_sched_id_++;
   plugin.registered = true;
