@@ -22,7 +22,8 @@ test: build
 test-sanitize: setup
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPYTHOND_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
-	@cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout 900 -E clang_format
+	@cd build-asan && LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan-suppressions.txt:print_suppressions=0 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 900 -E clang_format
 
 run: build
 	@bash scripts/run-example.sh

@@ -225,6 +225,15 @@ int CheckCertificate(git_cert* cert, int /*valid*/, const char* host, void* payl
   return GIT_ECERTIFICATE;
 }
 
+// git_clone's "origin", created without url.*.insteadOf (see the pull's remote below).
+int CreateOrigin(git_remote** out, git_repository* repo, const char* name, const char* url, void*) {
+  git_remote_create_options ro = GIT_REMOTE_CREATE_OPTIONS_INIT;
+  ro.repository = repo;
+  ro.name = name;
+  ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
+  return git_remote_create_with_opts(out, url, &ro);
+}
+
 int Progress(const git_indexer_progress*, void* payload) {
   auto* cb = static_cast<Callbacks*>(payload);
   return (*cb->stopping)() ? -1 : 0;  // a stop interrupts a transfer
@@ -356,6 +365,7 @@ void GitSync::SyncOne(const fs::path& gitrepos_dir, const config::GitRepoConfig&
     git_clone_options opts = GIT_CLONE_OPTIONS_INIT;
     opts.checkout_branch = cfg.branch.c_str();
     SetFetchCallbacks(&opts.fetch_opts.callbacks, &cb);
+    opts.remote_cb = CreateOrigin;
     Repo repo;
     if (git_clone(repo.out(), cfg.url.c_str(), tmp.c_str(), &opts) != 0) {
       std::string why = LastError(cfg, cb, ("clone " + st->url).c_str());
@@ -401,23 +411,16 @@ void GitSync::SyncOne(const fs::path& gitrepos_dir, const config::GitRepoConfig&
     st->head = head_hex;
     st->head_summary = head_subject;
   }
+  // An anonymous remote for the configured URL (so a changed URL is simply followed), without
+  // url.*.insteadOf: libgit2 1.5 leaks a regex match per non-matching config entry there
+  // (git_regexp_match returns early without freeing), which would grow the agent at every pull.
   Remote remote;
-  if (git_remote_lookup(remote.out(), repo.get(), "origin") != 0 ||
-      cfg.url != git_remote_url(remote.get())) {
-    // The configured URL changed (or origin is missing): follow the configuration.
-    if (remote.get()) {
-      git_remote_set_url(repo.get(), "origin", cfg.url.c_str());
-    } else {
-      git_remote* created = nullptr;
-      git_remote_create(&created, repo.get(), "origin", cfg.url.c_str());
-      if (created) git_remote_free(created);
-    }
-    Remote again;
-    if (git_remote_lookup(again.out(), repo.get(), "origin") != 0) {
-      fail(LastError(cfg, cb, "set the remote"));
-      return;
-    }
-    std::swap(remote.p, again.p);
+  git_remote_create_options ro = GIT_REMOTE_CREATE_OPTIONS_INIT;
+  ro.repository = repo.get();
+  ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  if (git_remote_create_with_opts(remote.out(), cfg.url.c_str(), &ro) != 0) {
+    fail(LastError(cfg, cb, "set the remote"));
+    return;
   }
   std::string refspec = "+refs/heads/" + cfg.branch + ":refs/remotes/origin/" + cfg.branch;
   char* specs[] = {refspec.data()};
