@@ -3,19 +3,33 @@
 # package is already installed it does nothing (no apt-get update, no network).
 set -euo pipefail
 
-PACKAGES=(
+# What building pythond needs (`make build`, `make install`, `make package`)...
+BUILD_PACKAGES=(
   cmake g++ make pkg-config
   libboost1.74-dev libtomlplusplus-dev libsimdjson-dev libsqlite3-dev
   zlib1g-dev libzstd-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-venv clang-format curl sqlite3 procps  # python3-venv: the venv tests of `pythond test`
+  libgtest-dev libgmock-dev libbenchmark-dev  # CMake builds the tests and benchmarks too
   librdkafka-dev  # the kafka output (its built-in mock cluster serves the tests)
-  libgit2-dev git  # [git_repos] (libgit2); the tests make repositories and serve them with git
+  libgit2-dev  # [git_repos]
+  python3  # the worker and the SDK; CMake looks for it
+  dpkg-dev  # dpkg-shlibdeps: the .deb's library dependencies (make package)
+)
+# ... and what its tests and benchmarks need besides (`make test`, `make bench`).
+TEST_PACKAGES=(
+  python3-venv clang-format curl sqlite3 procps  # python3-venv: the venv tests of `pythond test`
+  git  # the tests make repositories and serve them with git
   openssh-server openssh-client  # the git tests serve a repository over ssh:// from their own sshd
   influxdb  # the differential test writes the same lines to a real InfluxDB 1.6.7
   victoria-metrics prometheus  # the outputs' tests ship to them / are scraped by them
+  systemd  # systemd-analyze verify checks the unit in the package test
+  lintian  # the package test runs it on the .deb
   chromium  # the status page's browser test (tests/e2e/test_web.py, playwright-core drives it)
 )
+# `setup.sh build`: only what building needs (make install on a host that runs pythond).
+PACKAGES=("${BUILD_PACKAGES[@]}")
+if [ "${1:-all}" != build ]; then
+  PACKAGES+=("${TEST_PACKAGES[@]}")
+fi
 # npm fetches uPlot for the status page at build time (web/package-lock.json) and the browser
 # test's driver. Debian's nodejs + npm, unless a node with npm is already there (NodeSource's
 # nodejs package bundles npm and conflicts with Debian's).

@@ -2,8 +2,10 @@
 
 #include <utility>  // before Boost: Boost 1.74's Asio uses std::exchange under C++20
 
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 #include "agent/worker_session.h"
 #include "common/files.h"
 #include "common/logging.h"
+#include "common/sd_notify.h"
 #include "common/strings.h"
 #include "config/config.h"
 #include "git/git_sync.h"
@@ -106,6 +109,19 @@ int RunAgent(const RunOptions& options) {
   for (const auto& w : cfg.warnings) LOG_WARN("config: {}", w);
   LOG_INFO("pythond {} starting: root {}, {} input(s)", PYTHOND_VERSION, cfg.root.string(),
            cfg.inputs.size());
+  // `sudo pythond run` on an installed host: what it writes would belong to root, and the
+  // service's user could not write it afterwards.
+  struct stat state_st {};
+  if (geteuid() == 0 && stat(cfg.state().c_str(), &state_st) == 0 && state_st.st_uid != 0) {
+    const struct passwd* owner = getpwuid(state_st.st_uid);
+    std::string name = owner ? owner->pw_name : std::to_string(state_st.st_uid);
+    LOG_WARN(
+        "running as root, but the state folder {} belongs to '{}': files written now belong "
+        "to root, and an agent running as '{}' (the installed service) may not be able to "
+        "write them later. Run the service (pythond service -T) or run as that user "
+        "(runuser -u {} -- pythond run ...)",
+        cfg.state().string(), name, name, name);
+  }
 
   fs::path python_dir = runner::FindPythonDir();
   if (python_dir.empty()) {
@@ -259,10 +275,11 @@ int RunAgent(const RunOptions& options) {
   // the whole configuration loads with it, then reloaded like a local edit.
   std::function<void(const std::string&)> on_git_change;
   fs::path root = options.root;
+  fs::path state = cfg.state();
   git::GitSync git_sync(
       cfg.gitrepos_dir(), cfg.git_repos, cfg.git_pull_interval_ns,
-      [root](const std::string& repo, const fs::path& staged) -> std::string {
-        auto loaded = config::LoadConfig(root, ProcessEnv(), {{repo, staged}});
+      [root, state](const std::string& repo, const fs::path& staged) -> std::string {
+        auto loaded = config::LoadConfig(root, ProcessEnv(), {{repo, staged}}, state);
         return loaded.ok() ? std::string() : loaded.status().message();
       },
       [&io, &on_git_change](std::string what) {
@@ -339,7 +356,11 @@ int RunAgent(const RunOptions& options) {
     if (stopping) return;
     reload_stats.last_unix_ns = WallNowNs();
     reload_stats.last_trigger = trigger;
-    auto next = config::LoadConfig(options.root, ProcessEnv());
+    SdNotify("RELOADING=1");
+    struct Ready {  // whatever the outcome, the agent goes on serving
+      ~Ready() { SdNotify("READY=1"); }
+    } ready;
+    auto next = config::LoadConfig(options.root, ProcessEnv(), {}, cfg.state());
     if (!next.ok()) {
       ++reload_stats.rejected;
       reload_stats.last_ok = false;
@@ -431,6 +452,7 @@ int RunAgent(const RunOptions& options) {
       if (!stopping) {
         LOG_INFO("{}: stopping workers (grace {} ms); send it again to kill them now", name,
                  cfg.stop_grace_ns / 1'000'000);
+        SdNotify("STOPPING=1");
         begin_stop();
       } else {
         LOG_WARN("{} again: killing the workers now", name);
@@ -446,6 +468,9 @@ int RunAgent(const RunOptions& options) {
   supervisor.Start();
   reaper.ReapNow();  // a worker may have died before the SIGCHLD handler was armed
   git_sync.Start();
+  // Under systemd (Type=notify): started once the API is bound and the workers are spawned.
+  SdNotify("READY=1\nSTATUS=listening on " + bound + ", " + std::to_string(cfg.inputs.size()) +
+           " input(s)");
   // "Handle the world, crash on our own bugs" — but flush what was acknowledged first: an
   // exception escaping a handler starts the graceful stop; a second one ends the loop.
   int internal_errors = 0;

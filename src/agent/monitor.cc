@@ -24,8 +24,10 @@
 #include <memory>
 #include <tuple>
 
+#include "agent/process_env.h"
 #include "common/files.h"
 #include "common/strings.h"
+#include "config/config.h"
 
 namespace pythond::agent {
 
@@ -1449,11 +1451,11 @@ StatusOr<std::string> ParseHttpResponse(std::string_view raw) {
   return body;
 }
 
-std::string ResolveMonitorAddress(const std::filesystem::path& root, const std::string& to,
+std::string ResolveMonitorAddress(const std::filesystem::path& data_dir, const std::string& to,
                                   const std::string& previous) {
   if (!to.empty()) return to;
   const std::string fallback = previous.empty() ? kDefaultAddress : previous;
-  auto text = ReadFile(root / "data" / "run.json");
+  auto text = ReadFile(data_dir / "run.json");
   if (!text.ok()) return fallback;
   simdjson::dom::parser parser;
   element doc;
@@ -1486,8 +1488,15 @@ int RunMonitor(const MonitorOptions& options) {
   RenderOptions ro;
   ro.color = out_tty && !(no_color && *no_color);
   ro.refresh = options.refresh;
+  // run.json is in the data folder: ROOT/data, or under [agent] state_dir when set.
+  std::filesystem::path data_dir = std::filesystem::path(options.root) / "data";
+  if (options.to.empty()) {
+    if (auto cfg = config::LoadConfig(options.root, ProcessEnv()); cfg.ok()) {
+      data_dir = cfg->data_dir();
+    }
+  }
   auto fetch = [&]() -> StatusOr<StatsView> {
-    ro.address = ResolveMonitorAddress(options.root, options.to, ro.address);
+    ro.address = ResolveMonitorAddress(data_dir, options.to, ro.address);
     auto body = HttpGet(ro.address, "/v1/stats");
     if (!body.ok()) return body.status();
     return ParseStats(*body);

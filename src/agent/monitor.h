@@ -140,10 +140,10 @@ std::string RenderUnreachable(std::string_view error, const StatsView* last,
 // line); InvalidArgument when the bytes are not an HTTP response.
 StatusOr<std::string> ParseHttpResponse(std::string_view raw);
 
-// `to` when given; else the `listen` of ROOT/data/run.json (a wildcard host becomes loopback);
+// `to` when given; else the `listen` of DATA_DIR/run.json (a wildcard host becomes loopback);
 // else `previous` (the address used so far: an agent that stopped removed its run.json, and the
 // monitor should not turn to another agent on the default port); else "127.0.0.1:9529".
-std::string ResolveMonitorAddress(const std::filesystem::path& root, const std::string& to,
+std::string ResolveMonitorAddress(const std::filesystem::path& data_dir, const std::string& to,
                                   const std::string& previous = "");
 
 // Columns `text` takes on a terminal (UTF-8; East Asian wide characters count 2, combining

@@ -455,21 +455,21 @@ TEST(ParseHttpResponseTest, BodiesAndStatuses) {
 
 TEST(ResolveMonitorAddressTest, ToThenRunJsonThenDefault) {
   pythond::testing::TempDir dir;
-  EXPECT_EQ(ResolveMonitorAddress(dir.path(), ""), "127.0.0.1:9529");
-  EXPECT_EQ(ResolveMonitorAddress(dir.path(), "10.0.0.2:9000"), "10.0.0.2:9000");
+  EXPECT_EQ(ResolveMonitorAddress(dir.path() / "data", ""), "127.0.0.1:9529");
+  EXPECT_EQ(ResolveMonitorAddress(dir.path() / "data", "10.0.0.2:9000"), "10.0.0.2:9000");
   dir.Write("data/run.json", R"({"pid":1,"listen":"127.0.0.1:41234","store":"x"})");
-  EXPECT_EQ(ResolveMonitorAddress(dir.path(), ""), "127.0.0.1:41234");
-  EXPECT_EQ(ResolveMonitorAddress(dir.path(), "h:1"), "h:1");
+  EXPECT_EQ(ResolveMonitorAddress(dir.path() / "data", ""), "127.0.0.1:41234");
+  EXPECT_EQ(ResolveMonitorAddress(dir.path() / "data", "h:1"), "h:1");
   dir.Write("data/run.json", R"({"pid":1,"listen":"0.0.0.0:9529"})");
-  EXPECT_EQ(ResolveMonitorAddress(dir.path(), ""), "127.0.0.1:9529");
+  EXPECT_EQ(ResolveMonitorAddress(dir.path() / "data", ""), "127.0.0.1:9529");
   dir.Write("data/run.json", R"({"pid":1,"listen":"[::]:9529"})");
-  EXPECT_EQ(ResolveMonitorAddress(dir.path(), ""), "[::1]:9529");
+  EXPECT_EQ(ResolveMonitorAddress(dir.path() / "data", ""), "[::1]:9529");
   dir.Write("data/run.json", "{half");
-  EXPECT_EQ(ResolveMonitorAddress(dir.path(), ""), "127.0.0.1:9529");
+  EXPECT_EQ(ResolveMonitorAddress(dir.path() / "data", ""), "127.0.0.1:9529");
   // The agent stopped (run.json is gone): keep watching the address used so far.
   std::filesystem::remove(dir.path() / "data/run.json");
-  EXPECT_EQ(ResolveMonitorAddress(dir.path(), "", "127.0.0.1:41234"), "127.0.0.1:41234");
-  EXPECT_EQ(ResolveMonitorAddress(dir.path(), "h:2", "127.0.0.1:41234"), "h:2");
+  EXPECT_EQ(ResolveMonitorAddress(dir.path() / "data", "", "127.0.0.1:41234"), "127.0.0.1:41234");
+  EXPECT_EQ(ResolveMonitorAddress(dir.path() / "data", "h:2", "127.0.0.1:41234"), "h:2");
 }
 
 TEST(DisplayWidthTest, CountsColumns) {

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <set>
@@ -446,6 +447,20 @@ int TestSession::Run() {
 
   runner::SupervisorOptions sup = CommandSupervisorOptions(cfg_);
   if (started.ok()) sup.http_addr = http.bound_address();
+  // The SDK's log goes to a scratch folder, not the configured one: `sudo pythond test` on an
+  // installed host would leave root-owned files in /var/log/pythond that the service (user
+  // pythond) could not write afterwards. What it would log is printed here anyway.
+  std::string scratch = (fs::temp_directory_path() / "pythond-test-XXXXXX").string();
+  if (mkdtemp(scratch.data())) {
+    sup.seed_log_dir = scratch;
+  }
+  struct RemoveScratch {
+    std::string dir;
+    ~RemoveScratch() {
+      std::error_code ec;
+      if (!dir.empty()) fs::remove_all(dir, ec);
+    }
+  } remove_scratch{sup.seed_log_dir == scratch ? scratch : std::string()};
   sup.schedule_runs = true;
   sup.run_at_hello = true;
   sup.test_mode = true;

@@ -32,7 +32,9 @@ Status InitLogging(const std::string& level, const std::string& file) {
   auto logger = std::make_shared<spdlog::logger>("pythond", sinks.begin(), sinks.end());
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ %v");
   spdlog::set_default_logger(logger);
-  spdlog::flush_on(spdlog::level::warn);
+  // A log file is read with `tail -f` (the service's /var/log/pythond/pythond.log): each line
+  // of info and above is written at once, not when a buffer fills. stderr alone: warn.
+  spdlog::flush_on(file.empty() ? spdlog::level::warn : spdlog::level::info);
   return SetLogLevel(level);
 }
 

@@ -16,12 +16,26 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// SetInstalledLayout's paths (set once, before any loading).
+fs::path& InstalledRoot() {
+  static fs::path root;
+  return root;
+}
+fs::path& InstalledStateDir() {
+  static fs::path dir;
+  return dir;
+}
+
 class Loader {
  public:
   Loader(const fs::path& root, const EnvLookup& lookup,
-         const std::map<std::string, fs::path>& repo_dirs)
-      : lookup_(lookup), repo_dirs_(repo_dirs) {
+         const std::map<std::string, fs::path>& repo_dirs, const fs::path& running_state_dir)
+      : lookup_(lookup), repo_dirs_(repo_dirs), running_state_dir_(running_state_dir) {
     config_.root = root;
+    std::error_code ec;
+    if (!InstalledRoot().empty() && fs::equivalent(root, InstalledRoot(), ec) && !ec) {
+      config_.state_dir = InstalledStateDir();
+    }
   }
 
   StatusOr<Config> Load() {
@@ -34,6 +48,13 @@ class Loader {
       return a < b;
     });
     for (const auto& f : files) LoadFile(f, f == conf_d / "agent.conf");
+    // A reload keeps the running agent's state folder: its repositories are read from there.
+    if (!running_state_dir_.empty() && config_.state() != running_state_dir_) {
+      config_.warnings.push_back("agent.state_dir " + config_.state().string() +
+                                 " applies at the next start; the running agent keeps " +
+                                 running_state_dir_.string());
+      config_.state_dir = running_state_dir_;
+    }
     // Then each enabled git repository's conf.d, in [[git_repos.repo]] order (docs/GIT.md). A
     // repository not cloned yet has none.
     for (const GitRepoConfig* repo : config_.enabled_repos()) {
@@ -110,6 +131,8 @@ class Loader {
                                    "' ignored: a git repository's conf.d holds inputs only");
       } else if (k == "outputs") {
         LoadOutputs(file, node);
+      } else if (is_agent_conf && k == "agent") {
+        LoadAgent(file, node);
       } else if (is_agent_conf && k == "http_api") {
         LoadHttpApi(file, node);
       } else if (is_agent_conf && k == "log") {
@@ -221,6 +244,23 @@ class Loader {
     WarnUnknownKeys(file, *t, "http_api",
                     {"listen", "public_apis", "max_body_mb", "timeout", "header_timeout",
                      "max_connections", "request_rate_limit"});
+  }
+
+  void LoadAgent(const std::string& file, const toml::node& node) {
+    const toml::table* t = AsTable(file, node, "agent");
+    if (!t) return;
+    std::string s;
+    if (GetString(file, *t, "state_dir", "agent", &s)) {
+      if (s.empty()) {
+        errors_.push_back(Where(file, *t) +
+                          ": agent.state_dir must not be empty (leave it out "
+                          "to keep the state under the root)");
+      } else {
+        fs::path dir = ExpandHome(s);
+        config_.state_dir = dir.is_relative() ? config_.root / dir : dir;
+      }
+    }
+    WarnUnknownKeys(file, *t, "agent", {"state_dir"});
   }
 
   void LoadLog(const std::string& file, const toml::node& node) {
@@ -812,7 +852,9 @@ class Loader {
   }
 
   void ApplyDefaults() {
-    fs::path& root = config_.root;
+    // Relative paths of what the agent writes are relative to the state folder (the root
+    // unless [agent] state_dir says otherwise).
+    const fs::path root = config_.state();
     if (config_.store_path.empty()) config_.store_path = "data/pythond.db";
     if (config_.store_path.is_relative()) config_.store_path = root / config_.store_path;
     if (!config_.log_file.empty() && config_.log_file.is_relative()) {
@@ -827,6 +869,7 @@ class Loader {
 
   const EnvLookup& lookup_;
   const std::map<std::string, fs::path>& repo_dirs_;
+  const fs::path running_state_dir_;
   std::string current_repo_;  // the git repository whose conf.d is being read
   Config config_;
   std::vector<std::string> errors_;
@@ -897,6 +940,7 @@ std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b) 
   check(a.max_connections == b.max_connections, "http_api.max_connections");
   check(a.request_rate_limit == b.request_rate_limit, "http_api.request_rate_limit");
   check(a.global_tags == b.global_tags, "global_tags");
+  check(a.state_dir == b.state_dir, "agent.state_dir");
   check(a.log_level == b.log_level, "log.level");
   check(a.log_file == b.log_file, "log.file");
   check(a.seed_log_dir == b.seed_log_dir, "log.seed_log_dir");
@@ -918,15 +962,21 @@ std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b) 
   return out;
 }
 
+void SetInstalledLayout(const fs::path& root, const fs::path& state_dir) {
+  InstalledRoot() = root;
+  InstalledStateDir() = state_dir;
+}
+
 StatusOr<Config> LoadConfig(const fs::path& root, const EnvLookup& lookup,
-                            const std::map<std::string, fs::path>& repo_dirs) {
+                            const std::map<std::string, fs::path>& repo_dirs,
+                            const fs::path& running_state_dir) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
     return Status::NotFound("root " + root.string() + " is not a directory");
   }
   fs::path abs = fs::absolute(root, ec).lexically_normal();
   if (!abs.empty() && abs.filename().empty()) abs = abs.parent_path();
-  return Loader(abs, lookup, repo_dirs).Load();
+  return Loader(abs, lookup, repo_dirs, running_state_dir).Load();
 }
 
 }  // namespace pythond::config

@@ -138,7 +138,11 @@ struct ScriptRoot {
 };
 
 struct Config {
-  std::filesystem::path root;
+  std::filesystem::path root;  // conf.d and python.d (read only)
+  // [agent] state_dir: where the agent writes data/ and gitrepos/, and what relative store and
+  // log paths are relative to. Default: the root. An installed service keeps the root in
+  // /etc/pythond and its state in /var/lib/pythond (docs/INSTALL.md).
+  std::filesystem::path state_dir;
   // [http_api]
   std::string listen = "127.0.0.1:9529";
   // Routes non-loopback clients may use ("/v1/ping", or a prefix ending in '*').
@@ -182,12 +186,13 @@ struct Config {
   std::vector<std::string> warnings;  // non-fatal findings, "file:line: text"
 
   std::filesystem::path python_d() const { return root / "python.d"; }
-  std::filesystem::path gitrepos_dir() const { return root / "gitrepos"; }
+  std::filesystem::path state() const { return state_dir.empty() ? root : state_dir; }
+  std::filesystem::path gitrepos_dir() const { return state() / "gitrepos"; }
   // Where relative `dirs` entries are looked up, in order: each enabled repository's python.d,
   // then ROOT/python.d.
   std::vector<ScriptRoot> script_roots() const;
   std::vector<const GitRepoConfig*> enabled_repos() const;
-  std::filesystem::path data_dir() const { return root / "data"; }
+  std::filesystem::path data_dir() const { return state() / "data"; }
 };
 
 // The agent.conf settings that differ between `a` and `b` ("http_api.listen", "runner.spread"):
@@ -198,8 +203,18 @@ std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b);
 // Errors (all of them, one per line): TOML syntax, wrong types, missing required keys,
 // duplicate input names, malformed envs.
 // `repo_dirs` replaces the checkout folder of the named repositories (a staged commit being
-// validated before it is applied; docs/GIT.md).
+// validated before it is applied; docs/GIT.md). A non-empty `running_state_dir` is the state
+// folder of a running agent being reloaded: it stays (its repositories, store and queues are
+// there), and a different [agent] state_dir in the files is a warning that it applies at the
+// next start.
 StatusOr<Config> LoadConfig(const std::filesystem::path& root, const EnvLookup& lookup,
-                            const std::map<std::string, std::filesystem::path>& repo_dirs = {});
+                            const std::map<std::string, std::filesystem::path>& repo_dirs = {},
+                            const std::filesystem::path& running_state_dir = {});
+
+// The installed layout (docs/INSTALL.md): a root loaded from `root` (the same folder) gets
+// `state_dir` unless its agent.conf sets [agent] state_dir, so the service's state stays in
+// /var/lib/pythond even when agent.conf is replaced by the sample or deleted. Set once by
+// main(); empty paths: no installed layout.
+void SetInstalledLayout(const std::filesystem::path& root, const std::filesystem::path& state_dir);
 
 }  // namespace pythond::config

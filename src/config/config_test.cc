@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include "config/env_expand.h"
 #include "temp_dir.h"
@@ -553,6 +555,141 @@ TEST(MaskUrlTest, PasswordsAreMaskedUserNamesKept) {
   EXPECT_EQ(MaskUrl("https://u:p@ss@h/x"), "https://u:***@h/x");
   EXPECT_EQ(MaskUrl("git@github.com:org/x.git"), "git@github.com:org/x.git");
   EXPECT_EQ(MaskUrl("/srv/x.git"), "/srv/x.git");
+}
+
+}  // namespace
+}  // namespace pythond::config
+
+namespace pythond::config {
+namespace {
+
+TEST(ConfigTest, StateDirHoldsWhatTheAgentWrites) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf", R"(
+[agent]
+state_dir = "/var/lib/pythond-x"
+[log]
+file = "log/pythond.log"
+seed_log_dir = "log"
+)");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->root, root.path());
+  EXPECT_EQ(cfg->python_d(), root.path() / "python.d");
+  EXPECT_EQ(cfg->data_dir(), "/var/lib/pythond-x/data");
+  EXPECT_EQ(cfg->gitrepos_dir(), "/var/lib/pythond-x/gitrepos");
+  EXPECT_EQ(cfg->store_path, "/var/lib/pythond-x/data/pythond.db");
+  EXPECT_EQ(cfg->log_file, "/var/lib/pythond-x/log/pythond.log");
+  EXPECT_EQ(cfg->seed_log_dir, "/var/lib/pythond-x/log");
+  EXPECT_TRUE(cfg->warnings.empty()) << cfg->warnings[0];
+
+  // Relative: to the root. Unset: the root itself, as before.
+  root.Write("conf.d/agent.conf", "[agent]\nstate_dir = \"state\"\n");
+  auto rel = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(rel.ok()) << rel.status().ToString();
+  EXPECT_EQ(rel->data_dir(), root.path() / "state" / "data");
+  EXPECT_EQ(rel->store_path, root.path() / "state" / "data" / "pythond.db");
+  EXPECT_EQ(
+      AgentSettingsChanged(*cfg, *rel),
+      std::vector<std::string>({"agent.state_dir", "log.file", "log.seed_log_dir", "store.path"}));
+  root.Write("conf.d/agent.conf", "");
+  auto unset = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(unset.ok());
+  EXPECT_EQ(unset->data_dir(), root.path() / "data");
+
+  root.Write("conf.d/agent.conf", "[agent]\nstate_dir = \"\"\nstate = 1\n");
+  auto bad = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("agent.conf:1: agent.state_dir must not be empty"),
+            std::string::npos)
+      << bad.status().message();
+}
+
+TEST(ConfigTest, AReloadKeepsTheRunningStateDir) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf", "[agent]\nstate_dir = \"/srv/new-state\"\n");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}), {}, "/srv/running-state");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->data_dir(), "/srv/running-state/data");
+  EXPECT_EQ(cfg->gitrepos_dir(), "/srv/running-state/gitrepos");
+  ASSERT_EQ(cfg->warnings.size(), 1u);
+  EXPECT_EQ(cfg->warnings[0],
+            "agent.state_dir /srv/new-state applies at the next start; the running agent keeps "
+            "/srv/running-state");
+  // Unchanged: no warning.
+  auto same = LoadConfig(root.path(), FakeEnv({}), {}, "/srv/new-state");
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same->warnings.empty());
+}
+
+TEST(ConfigTest, TheInstalledRootDefaultsToTheInstalledStateDir) {
+  testing::TempDir installed, other;
+  SetInstalledLayout(installed.path(), "/var/lib/pythond-test");
+  auto cfg = LoadConfig(installed.path(), FakeEnv({}));  // no agent.conf at all
+  auto elsewhere = LoadConfig(other.path(), FakeEnv({}));
+  installed.Write("conf.d/agent.conf", "[agent]\nstate_dir = \"/srv/mine\"\n");
+  auto set = LoadConfig(installed.path(), FakeEnv({}));
+  SetInstalledLayout({}, {});
+  ASSERT_TRUE(cfg.ok() && elsewhere.ok() && set.ok());
+  EXPECT_EQ(cfg->store_path, "/var/lib/pythond-test/data/pythond.db");
+  EXPECT_EQ(elsewhere->store_path, other.path() / "data" / "pythond.db");
+  EXPECT_EQ(set->store_path, "/srv/mine/data/pythond.db");
+}
+
+std::string SourceFile(const std::string& rel) {
+  auto path = std::filesystem::path(PYTHOND_SOURCE_PYTHON_DIR).parent_path() / rel;
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  EXPECT_FALSE(ss.str().empty()) << path;
+  return ss.str();
+}
+
+// The files the package installs load without an error or a warning: agent.conf.sample (every
+// key), the service's agent.conf, and the seed's pythond.conf.sample.
+TEST(ConfigTest, InstalledSamplesLoadCleanly) {
+  testing::TempDir root;
+  std::string service_conf = SourceFile("packaging/agent.conf.in");
+  for (auto [var, value] :
+       {std::pair<std::string, std::string>{"@PYTHOND_STATE_DIR@", "/var/lib/p"},
+        {"@PYTHOND_LOG_DIR@", "/var/log/p"},
+        {"@PYTHOND_ROOT@", "/etc/p"}}) {
+    for (size_t at; (at = service_conf.find(var)) != std::string::npos;) {
+      service_conf.replace(at, var.size(), value);
+    }
+  }
+  ASSERT_EQ(service_conf.find('@'), std::string::npos);
+  for (const std::string& agent_conf : {SourceFile("packaging/agent.conf.sample"), service_conf}) {
+    root.Write("conf.d/agent.conf", agent_conf);
+    root.Write("conf.d/pythond/pythond.conf", SourceFile("packaging/pythond.conf.sample"));
+    auto cfg = LoadConfig(root.path(), FakeEnv({}));
+    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+    EXPECT_TRUE(cfg->warnings.empty()) << cfg->warnings[0];
+    ASSERT_EQ(cfg->inputs.size(), 1u);
+    EXPECT_EQ(cfg->inputs[0].name, "some-python-inputs");
+    EXPECT_EQ(cfg->inputs[0].dirs, std::vector<std::string>{"mytest"});
+  }
+  root.Write("conf.d/agent.conf", service_conf);
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->store_path, "/var/lib/p/data/pythond.db");
+  EXPECT_EQ(cfg->log_file, "/var/log/p/pythond.log");
+  EXPECT_EQ(cfg->seed_log_dir, "/var/log/p");
+}
+
+// docs/CONFIG.md shows agent.conf.sample's text (after its two header lines).
+TEST(ConfigTest, ConfigDocShowsTheInstalledSample) {
+  std::string doc = SourceFile("docs/CONFIG.md");
+  size_t section = doc.find("## `agent.conf`");
+  ASSERT_NE(section, std::string::npos);
+  size_t start = doc.find("```toml\n", section);
+  ASSERT_NE(start, std::string::npos);
+  start += 8;
+  size_t end = doc.find("```", start);
+  std::string sample = SourceFile("packaging/agent.conf.sample");
+  size_t body = sample.find("\n\n");
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_EQ(doc.substr(start, end - start), sample.substr(body + 2));
 }
 
 }  // namespace
