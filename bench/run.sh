@@ -11,3 +11,4 @@ PYTHOND="$BUILD_DIR/pythond" bench/sdk/run.sh
 PYTHOND="$BUILD_DIR/pythond" bench/sched/run.sh
 BUILD_DIR="$BUILD_DIR" bench/outputs/run.sh
 PYTHOND="$BUILD_DIR/pythond" bench/scripttools/run.sh
+PYTHOND="$BUILD_DIR/pythond" bench/service/run.sh
