@@ -272,6 +272,21 @@ class Probe(DataKitFramework):
 """
 
 
+def repack(test, version):
+    """The package as another version (for upgrades), in a folder removed after `test`."""
+    work = tempfile.mkdtemp(prefix="pythond-repack-")
+    test.addCleanup(shutil.rmtree, work, True)
+    run(["dpkg-deb", "-R", DEB, work + "/pkg"])
+    control = work + "/pkg/DEBIAN/control"
+    with open(control) as f:
+        text = f.read()
+    with open(control, "w") as f:
+        f.write(re.sub(r"(?m)^Version: .*$", "Version: " + version, text))
+    out = work + "/pythond_%s.deb" % version
+    run(["dpkg-deb", "--root-owner-group", "-b", work + "/pkg", out])
+    return out
+
+
 class NeedsPackage(unittest.TestCase):
     """Asks why_skip() when the class's tests are about to run, not when the module is
     imported: the README test's `--start-service` helper imports this file while the package
@@ -502,7 +517,7 @@ class PackageTest(NeedsPackage):
         self.assertGreater(rows, 0)
 
         # An upgrade (the same package as a later version) keeps conf.d, python.d and data.
-        new = self.repack(project_version() + "+test1")
+        new = repack(self, project_version() + "+test1")
         run(["dpkg", "-i", new])
         self.assertIn("install ok installed", dpkg_status())
         self.assertEqual(run(["dpkg-query", "-W", "-f=${Version}", "pythond"]).stdout,
@@ -542,19 +557,6 @@ class PackageTest(NeedsPackage):
                                         "/var/lib/systemd/deb-systemd-helper-masked")
                         if "pythond" in p]
         self.assertEqual(systemd_left, [])
-
-    def repack(self, version):
-        work = tempfile.mkdtemp(prefix="pythond-repack-")
-        self.addCleanup(shutil.rmtree, work, True)
-        run(["dpkg-deb", "-R", DEB, work + "/pkg"])
-        control = work + "/pkg/DEBIAN/control"
-        with open(control) as f:
-            text = f.read()
-        with open(control, "w") as f:
-            f.write(re.sub(r"(?m)^Version: .*$", "Version: " + version, text))
-        out = work + "/pythond_%s.deb" % version
-        run(["dpkg-deb", "--root-owner-group", "-b", work + "/pkg", out])
-        return out
 
     def test_destdir_install_matches_the_package(self):
         # `cmake --install` with DESTDIR (what `make install DESTDIR=...` runs) stages the same
