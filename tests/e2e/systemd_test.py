@@ -21,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import unittest
 
 import package_test as pt
@@ -137,6 +136,11 @@ class Systemd:
         state = lambda: self.sh(["systemctl", "is-system-running"], check=False).stdout.strip()
         wait_for(lambda: state() in ("running", "degraded"), 60,
                  "systemd to finish booting (%s)" % self.log_path)
+        # Before anything is started: this systemd sees BOOT's units, not the host's.
+        description = self.show("Description", "sysinit.target")
+        if "pythond systemd test" not in description:
+            raise AssertionError("systemd ignored $SYSTEMD_UNIT_PATH (sysinit.target is %r): "
+                                 "starting a unit would boot the host's file system" % description)
 
     def sh(self, args, check=True, timeout=120):
         return run(["nsenter", "-t", str(self.pid1), "-m", "-p", "-n", "-u", "--"] + args,
