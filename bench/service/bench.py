@@ -127,8 +127,10 @@ def one_round(name):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def p50_max(values, scale=1.0):
-    return "p50=%.1f max=%.1f" % (statistics.median(values) * scale, max(values) * scale)
+def ms_p50_max(figure, seconds):
+    """` FIGURE_ms_p50=… FIGURE_ms_max=…` of durations in seconds."""
+    return " %s_ms_p50=%.1f %s_ms_max=%.1f" % (figure, statistics.median(seconds) * 1000,
+                                               figure, max(seconds) * 1000)
 
 
 def main():
@@ -144,9 +146,9 @@ def main():
         ready = [r[0] for r in rounds if r[0] is not None]
         line = "RESULT bench=service case=%s rounds=%d" % (name, ROUNDS)
         if ready:
-            line += " notify_ready_ms_" + p50_max(ready, 1000).replace(" max", " notify_ready_ms_max")
-        line += " listening_ms_" + p50_max([r[1] for r in rounds], 1000).replace(" max", " listening_ms_max")
-        line += " stop_ms_" + p50_max([r[2] for r in rounds], 1000).replace(" max", " stop_ms_max")
+            line += ms_p50_max("notify_ready", ready)
+        line += ms_p50_max("listening", [r[1] for r in rounds])
+        line += ms_p50_max("stop", [r[2] for r in rounds])
         line += " idle_rss_kib_p50=%d" % statistics.median(r[3] for r in rounds)
         line += " total_rss_kib_p50=%d" % statistics.median(r[4] for r in rounds)
         print(line, flush=True)
