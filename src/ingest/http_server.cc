@@ -3,11 +3,13 @@
 #include <utility>  // before Boost: Boost 1.74's Asio uses std::exchange under C++20
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include <array>
 #include <charconv>
+#include <string_view>
 
 #include "common/logging.h"
 
@@ -82,8 +84,29 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) {
                               if (ec) return self->OnRead(ec);
-                              self->ReadBody();
+                              self->OnHeader();
                             });
+  }
+
+  // After the headers: an HTTP/1.1 client that sent `Expect: 100-continue` waits for an interim
+  // "100 Continue" before it sends the body (curl for 1 s, then sends it anyway). Requests refused
+  // on their headers alone never get here, so they get their final answer before the body: a
+  // Content-Length over body_limit fails the header read with body_limit (Beast checks it right
+  // after the header), which OnRead answers with 413; the connection-limit 503 precedes any read.
+  void OnHeader() {
+    const auto& req = parser_->get();
+    if (req.version() < 11 || parser_->is_done() ||
+        !beast::iequals(req[http::field::expect], "100-continue")) {
+      return ReadBody();
+    }
+    if (!*alive_) return Close();  // stopping: OnRead would drop the request after its body
+    // The interim answer counts against the whole-request budget, as the body does.
+    stream_.expires_at(read_started_ + std::chrono::nanoseconds(options_.read_timeout_ns));
+    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        self->ReadBody();
+                      });
   }
 
   void ReadBody() {
@@ -196,6 +219,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   std::optional<http::request_parser<http::string_body>> parser_;
   std::unique_ptr<std::array<char, 65536>> drain_buffer_;
   static constexpr uint64_t kMaxDrainBytes = 256ull << 20;
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 };
 
 HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler handler)
