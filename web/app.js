@@ -152,6 +152,11 @@
       ['rows expired', num(st.rows_expired)],
     ];
     if (st.size_bytes !== undefined) storeRows.push(['size on disk', bytes(st.size_bytes)]);
+    if (st.used_bytes !== undefined) {
+      storeRows.push(['pages in use', bytes(st.used_bytes) +
+        (st.max_size_bytes ? ' of ' + bytes(st.max_size_bytes) + ' cap' : '')]);
+    }
+    if (st.wal_points !== undefined) storeRows.push(['not yet folded', num(st.wal_points)]);
     if (st.last_error) storeRows.push(['last error', st.last_error, true]);
     dl('store', storeRows);
 

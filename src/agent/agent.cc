@@ -129,17 +129,22 @@ int RunAgent(const RunOptions& options) {
     return 1;
   }
 
+  asio::io_context io;
   store::StoreOptions store_options;
   store_options.path = cfg.store_path;
   store_options.retention_ns = cfg.store_retention_ns;
   store_options.max_queue_bytes = cfg.store_max_queue_bytes;
+  store_options.max_size_bytes = cfg.store_max_size_bytes;
+  store_options.sync_full = cfg.store_sync_full;
+  store_options.fold_interval_ns = cfg.store_fold_interval_ns;
+  // Writes are answered on the event loop once their WAL record is committed.
+  store_options.post = [&io](std::function<void()> f) { asio::post(io, std::move(f)); };
   auto store = store::SqliteStore::Open(store_options);
   if (!store.ok()) {
     LOG_ERROR("{}", store.status().message());
     return 1;
   }
 
-  asio::io_context io;
   outputs::Fanout fanout;
   fanout.Add(store->get());
   ingest::ApiOptions api_options;
@@ -316,6 +321,7 @@ int RunAgent(const RunOptions& options) {
       if (!ec) snap.store_size_bytes += size;
     }
     snap.store_retention_s = cfg.store_retention_ns / 1e9;
+    snap.store_max_size_bytes = cfg.store_max_size_bytes;
     return render(snap);
   };
 

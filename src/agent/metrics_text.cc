@@ -290,6 +290,13 @@ std::string MetricsText(const StatsSnapshot& s) {
           s.store_size_bytes);
     w.One("pythond_store_retention_seconds", "gauge", "Rows older than this are deleted.",
           s.store_retention_s);
+    w.One("pythond_store_used_bytes", "gauge", "Database pages in use (what max_size_mb caps).",
+          st.size_bytes);
+    w.One("pythond_store_wal_points", "gauge", "Points committed but not yet folded into chunks.",
+          st.wal_points);
+    w.One("pythond_store_folds_total", "counter", "Folds of WAL records into chunks.", st.folds);
+    w.One("pythond_store_chunks_written_total", "counter", "Chunk rows inserted or rewritten.",
+          st.chunks_written);
   }
   if (s.outputs && !s.outputs->empty()) {
     auto outputs = [&](const std::string& name, const char* type, const char* help,

@@ -349,6 +349,9 @@ std::string StatsJson(const StatsSnapshot& s) {
     o.Uint("batches_dropped", s.store->batches_dropped);
     o.Uint("queued_bytes", s.store->queued_bytes).Str("last_error", s.store->last_error);
     o.Uint("size_bytes", s.store_size_bytes).Num("retention_s", s.store_retention_s);
+    o.Uint("used_bytes", s.store->size_bytes).Uint("max_size_bytes", s.store_max_size_bytes);
+    o.Uint("wal_points", s.store->wal_points).Uint("folds", s.store->folds);
+    o.Uint("points_folded", s.store->points_folded).Uint("chunks_written", s.store->chunks_written);
     o.End();
   }
   root.End();

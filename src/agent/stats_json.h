@@ -45,6 +45,7 @@ struct StatsSnapshot {
   const std::vector<git::RepoStatus>* git = nullptr;  // [git_repos]
   uint64_t store_size_bytes = 0;                      // the database file and its WAL
   double store_retention_s = 0;
+  uint64_t store_max_size_bytes = 0;  // [store] max_size_mb; 0: no cap
 };
 
 std::string StatsJson(const StatsSnapshot& s);

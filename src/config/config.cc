@@ -287,7 +287,27 @@ class Loader {
         errors_.push_back(Where(file, *n) + ": store.max_queue_mb must be a positive integer");
       }
     }
-    WarnUnknownKeys(file, *t, "store", {"path", "retention", "max_queue_mb"});
+    if (const toml::node* n = t->get("max_size_mb")) {
+      auto v = n->value<int64_t>();
+      if (v && *v >= 0 && *v < (int64_t{1} << 30)) {
+        config_.store_max_size_bytes = *v << 20;
+      } else {
+        errors_.push_back(Where(file, *n) +
+                          ": store.max_size_mb must be a non-negative integer (0: no cap)");
+      }
+    }
+    if (GetString(file, *t, "sync", "store", &s)) {
+      if (s == "normal" || s == "full") {
+        config_.store_sync_full = s == "full";
+      } else {
+        errors_.push_back(Where(file, *t->get("sync")) +
+                          ": store.sync must be \"normal\" (survives a crash) or \"full\" "
+                          "(survives power loss)");
+      }
+    }
+    GetDuration(file, *t, "fold_interval", "store", &config_.store_fold_interval_ns);
+    WarnUnknownKeys(file, *t, "store",
+                    {"path", "retention", "max_queue_mb", "max_size_mb", "sync", "fold_interval"});
   }
 
   void LoadRunner(const std::string& file, const toml::node& node) {
@@ -947,6 +967,9 @@ std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b) 
   check(a.store_path == b.store_path, "store.path");
   check(a.store_retention_ns == b.store_retention_ns, "store.retention");
   check(a.store_max_queue_bytes == b.store_max_queue_bytes, "store.max_queue_mb");
+  check(a.store_max_size_bytes == b.store_max_size_bytes, "store.max_size_mb");
+  check(a.store_sync_full == b.store_sync_full, "store.sync");
+  check(a.store_fold_interval_ns == b.store_fold_interval_ns, "store.fold_interval");
   check(a.stop_grace_ns == b.stop_grace_ns, "runner.stop_grace");
   check(a.restart_backoff_max_ns == b.restart_backoff_max_ns, "runner.restart_backoff_max");
   check(a.start_timeout_ns == b.start_timeout_ns, "runner.start_timeout");

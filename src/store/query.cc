@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "common/strings.h"
+#include "store/points_vtab.h"
 
 namespace pythond::store {
 
@@ -68,6 +69,7 @@ Status RunQuery(const std::filesystem::path& db_path, const std::string& sql, Qu
   }
   sqlite3_busy_timeout(raw, 5000);
   sqlite3_exec(raw, "PRAGMA query_only=1", nullptr, nullptr, nullptr);
+  RegisterPointsModule(raw);  // the `points` view reads through it
 
   sqlite3_stmt* stmt_raw = nullptr;
   const char* tail = nullptr;

@@ -1,23 +1,34 @@
 #include "store/sqlite_store.h"
 
 #include <pthread.h>
+#include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/logging.h"
+#include "store/points_vtab.h"
+#include "store/wal_record.h"
 
 namespace pythond::store {
 
 namespace {
 
-// Schema 2: a point is a sample (time, fields) of a series (category, measurement, tags,
-// input). Tags are stored once per series, not once per point: rows are about half the size,
-// and the writer pays one index, (series_id, time), per point.
-constexpr const char* kSchema = R"sql(
+constexpr int kSchemaVersion = 3;
+constexpr size_t kMaxRecordBytes = 8 << 20;  // a WAL record is cut at this raw size
+
+// auto_vacuum takes effect only before the first table is created: new stores shrink their
+// file when retention frees pages; converted ones reuse the pages instead.
+constexpr const char* kPragmas = R"sql(
+PRAGMA auto_vacuum=INCREMENTAL;
 PRAGMA journal_mode=WAL;
-PRAGMA synchronous=NORMAL;
-PRAGMA wal_autocheckpoint=8192;
-PRAGMA cache_size=-16384;  -- 16 MiB: most of the speed of a big cache, bounded memory
+PRAGMA wal_autocheckpoint=2048;        -- 8 MiB of WAL pages
+PRAGMA journal_size_limit=16777216;    -- truncate the -wal file back to 16 MiB after checkpoints
+PRAGMA cache_size=-16384;              -- 16 MiB
+)sql";
+
+// Schema 3 (docs/STORE.md): series, the write-ahead records, and per-series chunks.
+constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS pythond_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS series(
   id          INTEGER PRIMARY KEY,
@@ -27,41 +38,46 @@ CREATE TABLE IF NOT EXISTS series(
   input       TEXT NOT NULL,
   UNIQUE(measurement, category, tags, input)
 );
-CREATE TABLE IF NOT EXISTS samples(
-  id        INTEGER PRIMARY KEY,
-  series_id INTEGER NOT NULL,
-  time      INTEGER NOT NULL,  -- unix ns
-  fields    TEXT    NOT NULL   -- JSON object, typed values
+CREATE TABLE IF NOT EXISTS wal(
+  id       INTEGER PRIMARY KEY,
+  received INTEGER NOT NULL,  -- unix ns of the commit
+  points   INTEGER NOT NULL,
+  data     BLOB NOT NULL      -- a WAL record
 );
-CREATE INDEX IF NOT EXISTS samples_by_series ON samples(series_id, time);
--- One row per write transaction: the last sample id it wrote and when. Retention deletes whole
--- id ranges through it, so samples need no index on arrival time.
-CREATE TABLE IF NOT EXISTS store_commits(last_id INTEGER PRIMARY KEY, received INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks(
+  id             INTEGER PRIMARY KEY,
+  series_id      INTEGER NOT NULL,
+  t_min          INTEGER NOT NULL,  -- unix ns, the oldest point's time
+  t_max          INTEGER NOT NULL,
+  points         INTEGER NOT NULL,
+  first_received INTEGER NOT NULL,  -- unix ns: arrival of the first and the newest point
+  last_received  INTEGER NOT NULL,
+  data           BLOB NOT NULL      -- a chunk
+);
+CREATE INDEX IF NOT EXISTS chunks_by_series ON chunks(series_id, t_max);
 )sql";
 
-// Schema 1 (one wide row per point) → schema 2, in one transaction.
+// Schema 1 (one wide row per point) → schema 2, in one transaction; schema 2 then converts.
 constexpr const char* kMigrateFrom1 = R"sql(
 BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS samples(id INTEGER PRIMARY KEY, series_id INTEGER NOT NULL,
+  time INTEGER NOT NULL, fields TEXT NOT NULL);
 INSERT OR IGNORE INTO series(category, measurement, tags, input)
   SELECT DISTINCT category, measurement, tags, input FROM point_rows;
 INSERT INTO samples(id, series_id, time, fields)
   SELECT p.id, s.id, p.time, p.fields FROM point_rows p JOIN series s
     ON s.measurement = p.measurement AND s.category = p.category AND s.tags = p.tags
    AND s.input = p.input;
-DELETE FROM store_commits;
-INSERT OR IGNORE INTO store_commits(last_id, received)
-  SELECT max(id), max(received) FROM point_rows HAVING count(*) > 0;
 DROP VIEW IF EXISTS points;
 DROP TABLE point_rows;
 COMMIT;
 )sql";
 
 constexpr const char* kView = R"sql(
-CREATE VIEW IF NOT EXISTS points AS
-  SELECT s.category AS category, s.measurement AS measurement, p.time AS time, s.tags AS tags,
-         p.fields AS fields, s.input AS input
-  FROM samples p JOIN series s ON s.id = p.series_id;
-INSERT OR REPLACE INTO pythond_meta(key, value) VALUES ('schema_version', '2');
+DROP VIEW IF EXISTS points;
+CREATE VIEW points AS
+  SELECT category, measurement, time, tags, fields, input FROM pythond_points;
+INSERT OR REPLACE INTO pythond_meta(key, value) VALUES ('schema_version', '3');
 )sql";
 
 std::string SqliteError(sqlite3* db, const std::string& what) {
@@ -84,13 +100,183 @@ Status SqliteFailure(sqlite3* db, const std::string& what) {
   }
 }
 
+Status Exec(sqlite3* db, const char* sql, const std::string& what) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = what + ": " + (err ? err : "unknown error");
+    sqlite3_free(err);
+    return Status::IoError(msg);
+  }
+  return Status::Ok();
+}
+
+bool TableExists(sqlite3* db, const char* name) {
+  sqlite3_stmt* st = nullptr;
+  bool found = false;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
+                         &st, nullptr) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
+int64_t QueryInt(sqlite3* db, const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  int64_t v = 0;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    v = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  return v;
+}
+
 int64_t SystemNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
+int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// A schema-2 `fields` JSON object back into typed fields (integers stay integers, numbers with
+// a '.' or exponent are floats). False when it is not such an object.
+bool FieldsFromJson(simdjson::dom::parser& parser, std::string_view json,
+                    std::vector<model::Field>* out) {
+  out->clear();
+  simdjson::dom::object object;
+  if (parser.parse(json.data(), json.size()).get(object) != simdjson::SUCCESS) return false;
+  auto scalar = [](simdjson::dom::element e, model::ArrayElement* v) {
+    switch (e.type()) {
+      case simdjson::dom::element_type::INT64:
+        *v = int64_t(e);
+        return true;
+      case simdjson::dom::element_type::UINT64:
+        *v = uint64_t(e);
+        return true;
+      case simdjson::dom::element_type::DOUBLE:
+        *v = double(e);
+        return true;
+      case simdjson::dom::element_type::BOOL:
+        *v = bool(e);
+        return true;
+      case simdjson::dom::element_type::STRING:
+        *v = std::string(std::string_view(e));
+        return true;
+      default:
+        return false;
+    }
+  };
+  for (auto [key, value] : object) {
+    model::Field f;
+    f.key = std::string(key);
+    if (value.type() == simdjson::dom::element_type::ARRAY) {
+      model::Array array;
+      for (auto e : simdjson::dom::array(value)) {
+        model::ArrayElement v;
+        if (!scalar(e, &v)) return false;
+        array.values.push_back(std::move(v));
+      }
+      f.value = std::move(array);
+    } else {
+      model::ArrayElement v;
+      if (!scalar(value, &v)) return false;
+      f.value = std::visit([](auto&& x) -> model::FieldValue { return x; }, std::move(v));
+    }
+    out->push_back(std::move(f));
+  }
+  return true;
+}
+
+// Schema 2 (a row per point in `samples`) → chunks, in one transaction.
+Status ConvertSamples(sqlite3* db, const ChunkLimits& limits, int64_t now) {
+  if (Status s = Exec(db, "BEGIN IMMEDIATE", "convert"); !s.ok()) return s;
+  auto fail = [db](Status s) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return s;
+  };
+  sqlite3_stmt* read = nullptr;
+  sqlite3_stmt* insert = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT series_id, time, fields FROM samples ORDER BY series_id, id",
+                         -1, &read, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db,
+                         "INSERT INTO chunks(series_id, t_min, t_max, points, first_received, "
+                         "last_received, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         -1, &insert, nullptr) != SQLITE_OK) {
+    Status s = Status::IoError(SqliteError(db, "convert"));
+    sqlite3_finalize(read);
+    sqlite3_finalize(insert);
+    return fail(s);
+  }
+  simdjson::dom::parser parser;
+  ChunkBuilder builder(limits);
+  int64_t series = -1;
+  uint64_t points = 0, bad = 0;
+  std::vector<model::Field> fields;
+  auto flush = [&]() -> bool {
+    if (builder.empty()) return true;
+    std::string data = builder.Finish();
+    sqlite3_bind_int64(insert, 1, series);
+    sqlite3_bind_int64(insert, 2, builder.min_time());
+    sqlite3_bind_int64(insert, 3, builder.max_time());
+    sqlite3_bind_int64(insert, 4, static_cast<int64_t>(builder.samples()));
+    sqlite3_bind_int64(insert, 5, now);
+    sqlite3_bind_int64(insert, 6, now);
+    sqlite3_bind_blob(insert, 7, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(insert);
+    sqlite3_reset(insert);
+    builder = ChunkBuilder(limits);
+    return rc == SQLITE_DONE;
+  };
+  int rc;
+  bool ok = true;
+  while (ok && (rc = sqlite3_step(read)) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(read, 0);
+    int64_t time = sqlite3_column_int64(read, 1);
+    std::string_view json(reinterpret_cast<const char*>(sqlite3_column_text(read, 2)),
+                          sqlite3_column_bytes(read, 2));
+    if (!FieldsFromJson(parser, json, &fields)) {
+      ++bad;
+      continue;
+    }
+    if (id != series) {
+      ok = flush();
+      series = id;
+    }
+    if (ok && !builder.Append(time, fields)) {
+      ok = flush() && builder.Append(time, fields);
+    }
+    ++points;
+  }
+  ok = ok && rc == SQLITE_DONE && flush();
+  sqlite3_finalize(read);
+  sqlite3_finalize(insert);
+  if (!ok) return fail(Status::IoError(SqliteError(db, "convert samples to chunks")));
+  Status s = Exec(db,
+                  "DROP VIEW IF EXISTS points; DROP TABLE samples; "
+                  "DROP TABLE IF EXISTS store_commits; COMMIT;",
+                  "convert");
+  if (!s.ok()) return fail(s);
+  LOG_INFO("store: converted {} point(s) to chunks{}", points,
+           bad ? " (" + std::to_string(bad) + " unreadable row(s) skipped)" : std::string());
+  return Status::Ok();
+}
+
 }  // namespace
+
+struct SqliteStore::OpenChunk {
+  ChunkBuilder builder;
+  int64_t row_id = 0;  // 0: not in the database yet
+  int64_t first_received = 0;
+  int64_t last_received = 0;
+  bool dirty = false;
+};
 
 uint64_t ApproximateBytes(const model::PointBatch& batch) {
   uint64_t n = sizeof(batch) + batch.input.size();
@@ -121,6 +307,9 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(StoreOptions options) {
     return Status::IoError("cannot create " + options.path.parent_path().string() + ": " +
                            ec.message());
   }
+  if (!options.now_ns) options.now_ns = SystemNowNs;
+  options.chunk_max_age_ns =
+      std::max<int64_t>(1, std::min(options.chunk_max_age_ns, options.retention_ns / 8));
   sqlite3* db = nullptr;
   int rc =
       sqlite3_open_v2(options.path.c_str(), &db,
@@ -130,60 +319,82 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(StoreOptions options) {
     sqlite3_close(db);
     return Status::IoError("cannot open store " + options.path.string() + ": " + msg);
   }
-  sqlite3_busy_timeout(db, options.busy_timeout_ms);
-  char* err = nullptr;
-  if (sqlite3_exec(db, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
+  auto close_with = [&db, &options](const Status& s) {
     sqlite3_close(db);
-    return Status::IoError("cannot set up store schema in " + options.path.string() + ": " + msg);
+    return Status::IoError("store " + options.path.string() + ": " + s.message());
+  };
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  RegisterPointsModule(db);
+  if (Status s = Exec(db, kPragmas, "cannot set up the store"); !s.ok()) return close_with(s);
+  if (Status s =
+          Exec(db, options.sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+               "cannot set up the store");
+      !s.ok()) {
+    return close_with(s);
   }
-  bool has_v1 = false;
-  sqlite3_exec(
-      db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'point_rows'",
-      [](void* flag, int, char**, char**) {
-        *static_cast<bool*>(flag) = true;
-        return 0;
-      },
-      &has_v1, nullptr);
-  if (has_v1) {
-    LOG_INFO("store: converting {} to schema 2 (series + samples)", options.path.string());
-    if (sqlite3_exec(db, kMigrateFrom1, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "unknown error";
-      sqlite3_free(err);
+  if (Status s = Exec(db, kSchema, "cannot set up the store schema"); !s.ok()) return close_with(s);
+  if (TableExists(db, "point_rows")) {
+    LOG_INFO("store: converting {} from schema 1", options.path.string());
+    if (Status s = Exec(db, kMigrateFrom1, "cannot convert schema 1"); !s.ok()) {
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-      sqlite3_close(db);
-      return Status::IoError("cannot convert store " + options.path.string() + ": " + msg);
+      return close_with(s);
     }
   }
-  if (sqlite3_exec(db, kView, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    sqlite3_close(db);
-    return Status::IoError("cannot set up store schema in " + options.path.string() + ": " + msg);
+  if (TableExists(db, "samples")) {
+    LOG_INFO("store: converting {} from schema 2 (a row per point) to chunks",
+             options.path.string());
+    if (Status s = ConvertSamples(db, options.chunk_limits, options.now_ns()); !s.ok()) {
+      return close_with(s);
+    }
   }
-  if (!options.now_ns) options.now_ns = SystemNowNs;
+  if (QueryInt(db, "SELECT value FROM pythond_meta WHERE key = 'schema_version'") !=
+          kSchemaVersion ||
+      !QueryInt(db, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name = 'points'")) {
+    if (Status s = Exec(db, kView, "cannot create the points view"); !s.ok()) {
+      return close_with(s);
+    }
+  }
   auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(options), db));
   struct {
     const char* sql;
-    sqlite3_stmt** stmt;
+    Stmt* stmt;
   } statements[] = {
-      {"INSERT INTO samples(series_id, time, fields) VALUES (?, ?, ?)", &store->insert_},
       {"INSERT INTO series(category, measurement, tags, input) VALUES (?, ?, ?, ?) "
        "ON CONFLICT DO NOTHING",
        &store->insert_series_},
       {"SELECT id FROM series WHERE measurement = ? AND category = ? AND tags = ? AND input = ?",
        &store->select_series_},
+      {"INSERT INTO wal(received, points, data) VALUES (?, ?, ?)", &store->insert_wal_},
+      {"SELECT id, received, data FROM wal ORDER BY id", &store->select_wal_},
+      {"DELETE FROM wal WHERE id <= ?", &store->delete_wal_},
+      {"SELECT id, points, first_received, last_received, data FROM chunks WHERE series_id = ? "
+       "ORDER BY id DESC LIMIT 1",
+       &store->last_chunk_},
+      {"INSERT INTO chunks(series_id, t_min, t_max, points, first_received, last_received, "
+       "data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+       &store->insert_chunk_},
+      {"UPDATE chunks SET t_min = ?, t_max = ?, points = ?, last_received = ?, data = ? "
+       "WHERE id = ?",
+       &store->update_chunk_},
   };
   for (auto& st : statements) {
-    if (sqlite3_prepare_v2(db, st.sql, -1, st.stmt, nullptr) != SQLITE_OK) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db, st.sql, -1, &raw, nullptr) != SQLITE_OK) {
       return Status::IoError(SqliteError(db, "cannot prepare store statements"));
     }
+    st.stmt->reset(raw);
   }
-  if (sqlite3_prepare_v2(db, "INSERT INTO store_commits(last_id, received) VALUES (?, ?)", -1,
-                         &store->commit_mark_, nullptr) != SQLITE_OK) {
-    return Status::IoError(SqliteError(db, "cannot prepare commit mark"));
+  // Records left by a crash are folded by the writer before anything else.
+  store->wal_points_ = QueryInt(db, "SELECT coalesce(sum(points), 0) FROM wal");
+  store->oldest_wal_ns_ = SteadyNowNs() - store->options_.fold_interval_ns;
+  store->stats_.wal_points = store->wal_points_;
+  // Retention at start (then every minute on the writer thread); with records left by a
+  // crash, after the writer's first fold.
+  if (store->wal_points_ == 0) {
+    store->ExpireOld();
+    store->EnforceMaxSize();
   }
+  store->UpdateSizes();
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
   return store;
 }
@@ -193,14 +404,25 @@ SqliteStore::SqliteStore(StoreOptions options, sqlite3* db)
 
 SqliteStore::~SqliteStore() {
   Stop();
-  sqlite3_finalize(insert_);
-  sqlite3_finalize(insert_series_);
-  sqlite3_finalize(select_series_);
-  sqlite3_finalize(commit_mark_);
+  insert_series_.reset();
+  select_series_.reset();
+  insert_wal_.reset();
+  select_wal_.reset();
+  delete_wal_.reset();
+  last_chunk_.reset();
+  insert_chunk_.reset();
+  update_chunk_.reset();
   sqlite3_close(db_);
 }
 
-Status SqliteStore::Write(model::PointBatchPtr batch) {
+Status SqliteStore::Write(model::PointBatchPtr batch) { return Enqueue(std::move(batch), nullptr); }
+
+void SqliteStore::WriteAsync(model::PointBatchPtr batch, std::function<void(Status)> done) {
+  Status refused = Enqueue(std::move(batch), done);
+  if (!refused.ok()) done(refused);
+}
+
+Status SqliteStore::Enqueue(model::PointBatchPtr batch, std::function<void(Status)> done) {
   uint64_t bytes = ApproximateBytes(*batch);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -210,7 +432,7 @@ Status SqliteStore::Write(model::PointBatchPtr batch) {
       return Status::ResourceExhausted("store backlog is full (" +
                                        std::to_string(pending_bytes_ >> 20) + " MiB queued)");
     }
-    pending_.push_back(std::move(batch));
+    pending_.push_back(Pending{std::move(batch), std::move(done), bytes});
     pending_bytes_ += bytes;
     ++enqueued_seq_;
   }
@@ -229,6 +451,14 @@ void SqliteStore::Flush() {
   drained_.wait(lock, [&] { return written_seq_ >= target || writer_done_; });
 }
 
+void SqliteStore::FoldNow() {
+  std::unique_lock<std::mutex> lock(mu_);
+  uint64_t target = enqueued_seq_;
+  fold_target_ = std::max(fold_target_, target);
+  wake_.notify_one();
+  drained_.wait(lock, [&] { return folded_seq_ >= target || writer_done_; });
+}
+
 void SqliteStore::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -245,51 +475,85 @@ StoreStats SqliteStore::Stats() const {
   return s;
 }
 
+void SqliteStore::Complete(std::deque<Pending>& batches, const Status& s) {
+  for (Pending& p : batches) {
+    if (!p.done) continue;
+    if (options_.post) {
+      options_.post([done = std::move(p.done), s] { done(s); });
+    } else {
+      p.done(s);
+    }
+  }
+  batches.clear();
+}
+
 void SqliteStore::WriterLoop() {
   pthread_setname_np(pthread_self(), "store-writer");
   using Clock = std::chrono::steady_clock;
-  auto next_expiry = Clock::now();
+  auto next_maintenance = Clock::now() + std::chrono::minutes(1);  // Open() ran the first
   while (true) {
-    std::deque<model::PointBatchPtr> batches;
-    bool stop;
+    std::deque<Pending> batches;
+    bool stop, fold_wanted;
+    uint64_t committed_before;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait_until(lock, next_expiry, [&] { return stopping_ || !pending_.empty(); });
+      auto fold_due = Clock::time_point(std::chrono::nanoseconds(
+          wal_points_ > 0 ? oldest_wal_ns_ + options_.fold_interval_ns : INT64_MAX / 2));
+      wake_.wait_until(lock, std::min(next_maintenance, fold_due), [&] {
+        return stopping_ || !pending_.empty() || fold_target_ > folded_seq_;
+      });
       batches.swap(pending_);
       pending_bytes_ = 0;
       stop = stopping_;
+      committed_before = written_seq_;
     }
+    uint64_t taken = batches.size();
     if (!batches.empty()) {
-      Status s = WriteBatches(batches);
-      if (!s.ok() && !s.retryable() && batches.size() > 1) {
+      Status s = Commit(batches);
+      std::deque<Pending> failed;
+      if (!s.ok() && !s.retryable()) {
         // The data of one batch cannot be written: write them one by one, so only that one
-        // is lost.
-        std::deque<model::PointBatchPtr> retry;
+        // is lost (and its writer told).
+        std::deque<Pending> retry, ok;
         for (auto& b : batches) {
-          std::deque<model::PointBatchPtr> one{b};
-          Status each = WriteBatches(one);
-          if (each.retryable()) {
-            retry.push_back(b);
+          std::deque<Pending> one;
+          one.push_back(std::move(b));
+          Status each = Commit(one);
+          if (each.ok()) {
+            ok.push_back(std::move(one.front()));
+          } else if (each.retryable()) {
+            retry.push_back(std::move(one.front()));
             s = each;
-          } else if (!each.ok()) {
-            DropBatch(*b, each);
+          } else {
+            LOG_ERROR("store: dropped a batch of {} point(s) from input '{}': {}",
+                      one.front().batch->points.size(), one.front().batch->input, each.message());
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              ++stats_.batches_dropped;
+              ++stats_.write_errors;
+              stats_.last_error = each.message();
+            }
+            std::deque<Pending> dropped;
+            dropped.push_back(std::move(one.front()));
+            Complete(dropped,
+                     Status::IoError("the store could not keep this write: " + each.message()));
           }
         }
+        Complete(ok, Status::Ok());
         batches.swap(retry);
         if (batches.empty()) s = Status::Ok();
-      } else if (!s.ok() && !s.retryable()) {
-        DropBatch(*batches.front(), s);
-        batches.clear();
-        s = Status::Ok();
       }
       std::unique_lock<std::mutex> lock(mu_);
       if (s.ok()) {
-        written_seq_ += batches.size() + dropped_since_;
-        dropped_since_ = 0;
+        written_seq_ += taken;
         retry_delay_ = std::chrono::milliseconds(0);
+        lock.unlock();
+        Complete(batches, Status::Ok());
+        lock.lock();
         drained_.notify_all();
       } else {
         // Transient (locked, disk full): keep the batches, in order, and try again later.
+        written_seq_ += taken - batches.size();
         ++stats_.write_errors;
         stats_.last_error = s.message();
         retry_delay_ = std::min<std::chrono::milliseconds>(
@@ -297,35 +561,72 @@ void SqliteStore::WriterLoop() {
             std::max<std::chrono::milliseconds>(std::chrono::milliseconds(100), retry_delay_ * 2));
         LOG_ERROR("store: {}; {} batch(es) kept, retrying in {} ms", s.message(), batches.size(),
                   retry_delay_.count());
-        for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
-          pending_bytes_ += ApproximateBytes(**it);
-          pending_.push_front(*it);
-        }
         // Give up on a store that stays unwritable while stopping: bounded shutdown.
         if (stopping_ && ++stop_retries_ > 20) {
-          LOG_ERROR("store: giving up on {} batch(es) at shutdown: {}", pending_.size(),
-                    s.message());
-          stats_.batches_dropped += pending_.size();
-          written_seq_ += pending_.size();
+          LOG_ERROR("store: giving up on {} batch(es) at shutdown: {}",
+                    batches.size() + pending_.size(), s.message());
+          for (auto& p : pending_) batches.push_back(std::move(p));
+          stats_.batches_dropped += batches.size();
+          written_seq_ += batches.size();
           pending_.clear();
           pending_bytes_ = 0;
+          lock.unlock();
+          Complete(batches, Status::Unavailable("the store is stopping: " + s.message()));
+          lock.lock();
           drained_.notify_all();
         } else {
+          for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
+            pending_bytes_ += it->bytes;
+            pending_.push_front(std::move(*it));
+          }
           wake_.wait_for(lock, retry_delay_, [&] { return false; });
         }
+        continue;
       }
     }
-    if (Clock::now() >= next_expiry) {
-      ExpireOld();
-      next_expiry = Clock::now() + std::chrono::minutes(1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      fold_wanted = fold_target_ > folded_seq_ && written_seq_ >= fold_target_;
+      committed_before = written_seq_;
+    }
+    bool maintenance = Clock::now() >= next_maintenance;
+    bool folded_now = false;
+    bool may_fold = stop || SteadyNowNs() >= fold_retry_at_ns_;
+    if (may_fold &&
+        (wal_points_ >= options_.fold_points || fold_wanted || stop || maintenance ||
+         (wal_points_ > 0 && SteadyNowNs() - oldest_wal_ns_ >= options_.fold_interval_ns))) {
+      Status s = Fold();
+      folded_now = s.ok();
+      std::lock_guard<std::mutex> lock(mu_);
+      if (s.ok()) {
+        folded_seq_ = committed_before;
+        fold_retry_at_ns_ = 0;
+      } else {
+        fold_retry_at_ns_ = SteadyNowNs() + 1'000'000'000;  // the WAL keeps the points meanwhile
+        ++stats_.write_errors;
+        stats_.last_error = s.message();
+        LOG_ERROR("store: folding the WAL into chunks: {}", s.message());
+      }
+    }
+    if (folded_now) EnforceMaxSize();  // before FoldNow() returns: the cap holds after it
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (folded_now) drained_.notify_all();
+    }
+    if (maintenance) {
+      if (wal_points_ == 0) ExpireOld();
+      UpdateSizes();
+      next_maintenance = Clock::now() + std::chrono::minutes(1);
     }
     if (stop) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (pending_.empty()) break;
+      if (pending_.empty() && (wal_points_ == 0 || stop_retries_ > 20)) break;
+      if (wal_points_ > 0) ++stop_retries_;
     }
   }
-  // Fold the WAL back so a reader without write access sees everything.
-  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  // Fold the WAL file back so a reader without write access sees everything.
+  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  UpdateSizes();
   std::lock_guard<std::mutex> lock(mu_);
   writer_done_ = true;
   drained_.notify_all();
@@ -338,28 +639,30 @@ StatusOr<int64_t> SqliteStore::SeriesId(std::string_view category, const std::st
   series_key_.append(tags).append(1, '\0').append(input);
   if (auto it = series_ids_.find(series_key_); it != series_ids_.end()) return it->second;
 
-  auto bind = [&](sqlite3_stmt* st, int first) {
-    sqlite3_bind_text(st, first, category.data(), category.size(), SQLITE_STATIC);
-    sqlite3_bind_text(st, first + 1, measurement.data(), measurement.size(), SQLITE_STATIC);
-    sqlite3_bind_text(st, first + 2, tags.data(), tags.size(), SQLITE_STATIC);
-    sqlite3_bind_text(st, first + 3, input.data(), input.size(), SQLITE_STATIC);
+  auto bind = [&](sqlite3_stmt* st) {
+    sqlite3_bind_text(st, 1, measurement.data(), measurement.size(), SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, category.data(), category.size(), SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, tags.data(), tags.size(), SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, input.data(), input.size(), SQLITE_STATIC);
   };
-  bind(insert_series_, 1);
-  int rc = sqlite3_step(insert_series_);
-  sqlite3_reset(insert_series_);
+  sqlite3_stmt* ins = insert_series_.get();
+  sqlite3_bind_text(ins, 1, category.data(), category.size(), SQLITE_STATIC);
+  sqlite3_bind_text(ins, 2, measurement.data(), measurement.size(), SQLITE_STATIC);
+  sqlite3_bind_text(ins, 3, tags.data(), tags.size(), SQLITE_STATIC);
+  sqlite3_bind_text(ins, 4, input.data(), input.size(), SQLITE_STATIC);
+  int rc = sqlite3_step(ins);
+  sqlite3_reset(ins);
   if (rc != SQLITE_DONE) return SqliteFailure(db_, "insert series");
   int64_t id;
   if (sqlite3_changes(db_) > 0) {
     id = sqlite3_last_insert_rowid(db_);
   } else {
     // Already there (written before this process started): look it up.
-    sqlite3_bind_text(select_series_, 1, measurement.data(), measurement.size(), SQLITE_STATIC);
-    sqlite3_bind_text(select_series_, 2, category.data(), category.size(), SQLITE_STATIC);
-    sqlite3_bind_text(select_series_, 3, tags.data(), tags.size(), SQLITE_STATIC);
-    sqlite3_bind_text(select_series_, 4, input.data(), input.size(), SQLITE_STATIC);
-    rc = sqlite3_step(select_series_);
-    id = rc == SQLITE_ROW ? sqlite3_column_int64(select_series_, 0) : -1;
-    sqlite3_reset(select_series_);
+    sqlite3_stmt* sel = select_series_.get();
+    bind(sel);
+    rc = sqlite3_step(sel);
+    id = rc == SQLITE_ROW ? sqlite3_column_int64(sel, 0) : -1;
+    sqlite3_reset(sel);
     if (id < 0) return SqliteFailure(db_, "find series");
   }
   if (series_ids_.size() >= kMaxCachedSeries) series_ids_.clear();
@@ -368,7 +671,7 @@ StatusOr<int64_t> SqliteStore::SeriesId(std::string_view category, const std::st
   return id;
 }
 
-Status SqliteStore::WriteBatches(const std::deque<model::PointBatchPtr>& batches) {
+Status SqliteStore::Commit(const std::deque<Pending>& batches) {
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return SqliteFailure(db_, "begin");
   }
@@ -380,83 +683,320 @@ Status SqliteStore::WriteBatches(const std::deque<model::PointBatchPtr>& batches
     new_series_.clear();
     return s;
   };
-  uint64_t rows = 0;
   int64_t received = options_.now_ns();
-  std::string tags, fields;
-  for (const auto& batch : batches) {
-    std::string_view category = model::CategoryName(batch->category);
-    for (const auto& p : batch->points) {
+  uint64_t points = 0;
+  WalRecordWriter record;
+  auto put_record = [&]() -> Status {
+    if (record.samples() == 0) return Status::Ok();
+    int64_t n = static_cast<int64_t>(record.samples());
+    std::string data = record.Finish();
+    sqlite3_stmt* st = insert_wal_.get();
+    sqlite3_bind_int64(st, 1, received);
+    sqlite3_bind_int64(st, 2, n);
+    sqlite3_bind_blob(st, 3, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? Status::Ok() : SqliteFailure(db_, "insert WAL record");
+  };
+  std::string tags;
+  for (const Pending& pending : batches) {
+    const model::PointBatch& batch = *pending.batch;
+    std::string_view category = model::CategoryName(batch.category);
+    for (const auto& p : batch.points) {
       tags = model::TagsToJson(p.tags);
-      auto series = SeriesId(category, p.measurement, tags, batch->input);
+      auto series = SeriesId(category, p.measurement, tags, batch.input);
       if (!series.ok()) return fail(series.status());
-      fields = model::FieldsToJson(p.fields);
-      sqlite3_bind_int64(insert_, 1, *series);
-      sqlite3_bind_int64(insert_, 2, p.time_ns);
-      sqlite3_bind_text(insert_, 3, fields.data(), fields.size(), SQLITE_STATIC);
-      int rc = sqlite3_step(insert_);
-      sqlite3_reset(insert_);
-      if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "insert"));
-      ++rows;
+      record.Add(*series, p.time_ns, p.fields);
+      ++points;
+      if (record.raw_bytes() >= kMaxRecordBytes) {
+        if (Status s = put_record(); !s.ok()) return fail(s);
+      }
     }
   }
-  if (rows > 0) {
-    sqlite3_bind_int64(commit_mark_, 1, sqlite3_last_insert_rowid(db_));
-    sqlite3_bind_int64(commit_mark_, 2, received);
-    int rc = sqlite3_step(commit_mark_);
-    sqlite3_reset(commit_mark_);
-    if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "commit mark"));
-  }
+  if (Status s = put_record(); !s.ok()) return fail(s);
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return fail(SqliteFailure(db_, "commit"));
   }
   new_series_.clear();
+  if (wal_points_ == 0) oldest_wal_ns_ = SteadyNowNs();
+  wal_points_ += static_cast<int64_t>(points);
   std::lock_guard<std::mutex> lock(mu_);
-  stats_.rows_written += rows;
+  stats_.rows_written += points;
+  stats_.wal_points = wal_points_;
   ++stats_.transactions;
   return Status::Ok();
 }
 
-void SqliteStore::DropBatch(const model::PointBatch& batch, const Status& why) {
-  LOG_ERROR("store: dropped a batch of {} point(s) from input '{}': {}", batch.points.size(),
-            batch.input, why.message());
+StatusOr<SqliteStore::OpenChunk*> SqliteStore::FindOpenChunk(int64_t series_id, int64_t now) {
+  auto it = open_.find(series_id);
+  if (it != open_.end()) {
+    OpenChunk* c = it->second.get();
+    if (now - c->first_received < options_.chunk_max_age_ns) return c;
+    // Old enough: sealed as it is (written already, or by the caller's pending write).
+    if (c->dirty) {
+      if (Status s = WriteChunk(series_id, *c); !s.ok()) return s;
+    }
+    open_.erase(it);
+  }
+  auto chunk = std::make_unique<OpenChunk>();
+  chunk->builder = ChunkBuilder(options_.chunk_limits);
+  chunk->first_received = chunk->last_received = now;
+  // The series' newest chunk in the database takes more points while it is young and not full.
+  sqlite3_stmt* st = last_chunk_.get();
+  sqlite3_bind_int64(st, 1, series_id);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW &&
+      static_cast<size_t>(sqlite3_column_int64(st, 1)) < options_.chunk_limits.max_samples &&
+      now - sqlite3_column_int64(st, 2) < options_.chunk_max_age_ns) {
+    std::string_view blob(static_cast<const char*>(sqlite3_column_blob(st, 4)),
+                          sqlite3_column_bytes(st, 4));
+    ChunkReader reader;
+    ChunkBuilder builder(options_.chunk_limits);
+    bool reopened = reader.Open(blob).ok();
+    int64_t time;
+    std::vector<model::Field> fields;
+    while (reopened && reader.Next(&time, &fields)) reopened = builder.Append(time, fields);
+    if (reopened && reader.status().ok() && !builder.empty()) {
+      chunk->builder = std::move(builder);
+      chunk->row_id = sqlite3_column_int64(st, 0);
+      chunk->first_received = sqlite3_column_int64(st, 2);
+      chunk->last_received = sqlite3_column_int64(st, 3);
+    }
+  } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    sqlite3_reset(st);
+    return SqliteFailure(db_, "find the open chunk");
+  }
+  sqlite3_reset(st);
+  OpenChunk* raw = chunk.get();
+  open_[series_id] = std::move(chunk);
+  return raw;
+}
+
+Status SqliteStore::WriteChunk(int64_t series_id, OpenChunk& c) {
+  std::string data = c.builder.Finish();
+  const ChunkBuilder& b = c.builder;
+  int rc;
+  if (c.row_id != 0) {
+    sqlite3_stmt* st = update_chunk_.get();
+    sqlite3_bind_int64(st, 1, b.min_time());
+    sqlite3_bind_int64(st, 2, b.max_time());
+    sqlite3_bind_int64(st, 3, static_cast<int64_t>(b.samples()));
+    sqlite3_bind_int64(st, 4, c.last_received);
+    sqlite3_bind_blob(st, 5, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, c.row_id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return SqliteFailure(db_, "update chunk");
+    if (sqlite3_changes(db_) == 1) {
+      c.dirty = false;
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.chunks_written;
+      return Status::Ok();
+    }
+    c.row_id = 0;  // deleted meanwhile (retention): write it anew
+  }
+  sqlite3_stmt* st = insert_chunk_.get();
+  sqlite3_bind_int64(st, 1, series_id);
+  sqlite3_bind_int64(st, 2, b.min_time());
+  sqlite3_bind_int64(st, 3, b.max_time());
+  sqlite3_bind_int64(st, 4, static_cast<int64_t>(b.samples()));
+  sqlite3_bind_int64(st, 5, c.first_received);
+  sqlite3_bind_int64(st, 6, c.last_received);
+  sqlite3_bind_blob(st, 7, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return SqliteFailure(db_, "insert chunk");
+  c.row_id = sqlite3_last_insert_rowid(db_);
+  c.dirty = false;
   std::lock_guard<std::mutex> lock(mu_);
-  ++stats_.batches_dropped;
-  ++stats_.write_errors;
-  stats_.last_error = why.message();
-  ++dropped_since_;
+  ++stats_.chunks_written;
+  return Status::Ok();
+}
+
+Status SqliteStore::Fold() {
+  if (wal_points_ == 0 && QueryInt(db_, "SELECT count(*) FROM wal") == 0) return Status::Ok();
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqliteFailure(db_, "begin fold");
+  }
+  auto fail = [&](Status s) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    open_.clear();  // they may hold points of the rolled-back transaction
+    open_bytes_ = 0;
+    return s;
+  };
+  sqlite3_stmt* read = select_wal_.get();
+  int64_t last_id = -1;
+  uint64_t points = 0;
+  WalRecordReader record;
+  std::vector<model::Field> fields;
+  int rc;
+  while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
+    last_id = sqlite3_column_int64(read, 0);
+    int64_t received = sqlite3_column_int64(read, 1);
+    std::string_view blob(static_cast<const char*>(sqlite3_column_blob(read, 2)),
+                          sqlite3_column_bytes(read, 2));
+    if (!record.Open(blob).ok()) {
+      // Committed bytes that do not decode: our bug or a damaged disk. Keep going with the
+      // rest; the record is dropped with the others, and said so.
+      LOG_ERROR("store: WAL record {} cannot be folded and is dropped: {}", last_id,
+                record.status().message());
+      continue;
+    }
+    int64_t series, time;
+    while (record.Next(&series, &time, &fields)) {
+      auto chunk = FindOpenChunk(series, received);
+      if (!chunk.ok()) {
+        sqlite3_reset(read);
+        return fail(chunk.status());
+      }
+      OpenChunk* c = *chunk;
+      if (!c->builder.Append(time, fields)) {
+        // Full, or the point's fields do not fit its columns: this chunk is done.
+        if (Status s = WriteChunk(series, *c); !s.ok()) {
+          sqlite3_reset(read);
+          return fail(s);
+        }
+        c->builder = ChunkBuilder(options_.chunk_limits);
+        c->row_id = 0;
+        c->first_received = received;
+        if (!c->builder.Append(time, fields)) {
+          sqlite3_reset(read);
+          return fail(Status::Internal("a new chunk refused a point"));
+        }
+      }
+      c->last_received = std::max(c->last_received, received);
+      c->dirty = true;
+      ++points;
+    }
+    if (!record.status().ok()) {
+      LOG_ERROR("store: WAL record {} is damaged after {} point(s): {}", last_id, points,
+                record.status().message());
+    }
+  }
+  sqlite3_reset(read);
+  if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "read the WAL"));
+  for (auto& [series, c] : open_) {
+    if (!c->dirty) continue;
+    if (Status s = WriteChunk(series, *c); !s.ok()) return fail(s);
+  }
+  sqlite3_bind_int64(delete_wal_.get(), 1, last_id);
+  rc = sqlite3_step(delete_wal_.get());
+  sqlite3_reset(delete_wal_.get());
+  if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "delete folded WAL records"));
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return fail(SqliteFailure(db_, "commit fold"));
+  }
+  wal_points_ = 0;
+  // Full chunks are done; the open ones stay cached while they fit the memory budget.
+  open_bytes_ = 0;
+  for (auto it = open_.begin(); it != open_.end();) {
+    if (it->second->builder.samples() >= options_.chunk_limits.max_samples) {
+      it = open_.erase(it);
+    } else {
+      open_bytes_ += it->second->builder.memory_bytes();
+      ++it;
+    }
+  }
+  if (open_bytes_ > options_.max_open_chunk_bytes) {
+    open_.clear();
+    open_bytes_ = 0;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.folds;
+  stats_.points_folded += points;
+  stats_.wal_points = 0;
+  return Status::Ok();
+}
+
+void SqliteStore::DeleteEmptySeries() {
+  // Only with the WAL empty: its records refer to series that may have no chunk yet.
+  if (wal_points_ != 0) return;
+  char* err = nullptr;
+  if (sqlite3_exec(db_,
+                   "DELETE FROM series WHERE NOT EXISTS "
+                   "(SELECT 1 FROM chunks WHERE chunks.series_id = series.id)",
+                   nullptr, nullptr, &err) != SQLITE_OK) {
+    LOG_ERROR("store: retention: deleting empty series: {}", err ? err : "unknown error");
+    sqlite3_free(err);
+  }
+  series_ids_.clear();
 }
 
 void SqliteStore::ExpireOld() {
   int64_t cutoff = options_.now_ns() - options_.retention_ns;
-  // The newest transaction stored before the cut-off: every row up to its last id goes.
-  sqlite3_stmt* find = nullptr;
-  int64_t last_id = -1;
-  if (sqlite3_prepare_v2(db_, "SELECT max(last_id) FROM store_commits WHERE received < ?", -1,
-                         &find, nullptr) == SQLITE_OK) {
-    sqlite3_bind_int64(find, 1, cutoff);
-    if (sqlite3_step(find) == SQLITE_ROW && sqlite3_column_type(find, 0) != SQLITE_NULL) {
-      last_id = sqlite3_column_int64(find, 0);
-    }
+  sqlite3_stmt* count = nullptr;
+  int64_t points = 0;
+  if (sqlite3_prepare_v2(db_, "SELECT coalesce(sum(points), 0) FROM chunks WHERE last_received < ?",
+                         -1, &count, nullptr) == SQLITE_OK) {
+    sqlite3_bind_int64(count, 1, cutoff);
+    if (sqlite3_step(count) == SQLITE_ROW) points = sqlite3_column_int64(count, 0);
   }
-  sqlite3_finalize(find);
-  if (last_id < 0) return;
-  std::string sql = "BEGIN IMMEDIATE; DELETE FROM samples WHERE id <= " + std::to_string(last_id) +
-                    "; DELETE FROM store_commits WHERE last_id <= " + std::to_string(last_id) +
-                    "; COMMIT;";
-  int64_t before = sqlite3_total_changes64(db_);
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    LOG_ERROR("store: retention: {}", err ? err : "unknown error");
-    sqlite3_free(err);
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_finalize(count);
+  if (points == 0) return;
+  std::string sql = "DELETE FROM chunks WHERE last_received < " + std::to_string(cutoff);
+  if (Status s = Exec(db_, sql.c_str(), "retention"); !s.ok()) {
+    LOG_ERROR("store: {}", s.message());
     return;
   }
-  int64_t changes = sqlite3_total_changes64(db_) - before;
-  if (changes > 0) {
-    LOG_INFO("store: retention deleted the rows stored before the cut-off");
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.rows_expired += changes;  // rows plus their commit marks; close enough for a counter
+  open_.clear();
+  open_bytes_ = 0;
+  DeleteEmptySeries();
+  sqlite3_exec(db_, "PRAGMA incremental_vacuum", nullptr, nullptr, nullptr);
+  LOG_INFO("store: retention deleted {} point(s) that arrived more than {} s ago", points,
+           options_.retention_ns / 1'000'000'000);
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.rows_expired += points;
+}
+
+void SqliteStore::EnforceMaxSize() {
+  if (options_.max_size_bytes <= 0) return;
+  int64_t page = QueryInt(db_, "PRAGMA page_size");
+  int64_t used =
+      (QueryInt(db_, "PRAGMA page_count") - QueryInt(db_, "PRAGMA freelist_count")) * page;
+  if (used <= options_.max_size_bytes) return;
+  // Free down to 90% of the cap, oldest chunks first, so this does not run at every fold.
+  int64_t excess = used - options_.max_size_bytes * 9 / 10;
+  sqlite3_stmt* st = nullptr;
+  int64_t last_id = -1, freed = 0, points = 0;
+  if (sqlite3_prepare_v2(db_, "SELECT id, length(data) + 48, points FROM chunks ORDER BY id", -1,
+                         &st, nullptr) == SQLITE_OK) {
+    while (freed < excess && sqlite3_step(st) == SQLITE_ROW) {
+      last_id = sqlite3_column_int64(st, 0);
+      freed += sqlite3_column_int64(st, 1);
+      points += sqlite3_column_int64(st, 2);
+    }
   }
+  sqlite3_finalize(st);
+  if (last_id < 0) return;
+  std::string sql = "DELETE FROM chunks WHERE id <= " + std::to_string(last_id);
+  if (Status s = Exec(db_, sql.c_str(), "size cap"); !s.ok()) {
+    LOG_ERROR("store: {}", s.message());
+    return;
+  }
+  open_.clear();
+  open_bytes_ = 0;
+  DeleteEmptySeries();
+  sqlite3_exec(db_, "PRAGMA incremental_vacuum", nullptr, nullptr, nullptr);
+  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  LOG_WARN("store: over max_size ({} KiB used, cap {} KiB): deleted the {} oldest point(s)",
+           used >> 10, options_.max_size_bytes >> 10, points);
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.rows_expired += points;
+}
+
+void SqliteStore::UpdateSizes() {
+  int64_t page = QueryInt(db_, "PRAGMA page_size");
+  int64_t used =
+      (QueryInt(db_, "PRAGMA page_count") - QueryInt(db_, "PRAGMA freelist_count")) * page;
+  std::error_code ec;
+  uint64_t file = 0;
+  for (const char* suffix : {"", "-wal"}) {
+    auto size = std::filesystem::file_size(options_.path.string() + suffix, ec);
+    if (!ec) file += size;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.size_bytes = static_cast<uint64_t>(used);
+  stats_.file_bytes = file;
 }
 
 }  // namespace pythond::store

@@ -1,10 +1,15 @@
-// The embedded store: SQLite (WAL) at data/pythond.db, written by one writer thread in batched
-// transactions. Schema and the `points` view: docs/STORE.md.
+// The embedded time-series store: SQLite (WAL mode) at data/pythond.db, schema 3
+// (docs/STORE.md). A write is acknowledged once its points are committed as one WAL record
+// (group commit: every batch waiting when the writer wakes goes into one transaction); a fold
+// step later moves WAL records into per-series compressed chunks (store/chunk_codec.h) in one
+// transaction that also deletes the folded records, so a reader sees every point exactly once.
+// Readers go through the `points` view over the `pythond_points` virtual table
+// (store/points_vtab.h).
 //
-// Threads: Write() and Stats() may be called from any thread (a mutex guards the pending
-// queue); all SQLite work happens on the writer thread "store-writer". Retention (delete rows
-// stored more than `retention_ns` ago — by arrival, so backfilled points with old timestamps are
-// kept for the full period) runs on the writer thread at start and then once a minute.
+// Threads: Write(), WriteAsync(), HasRoom(), Flush() and Stats() may be called from any thread
+// (a mutex guards the pending queue); all SQLite work happens on the writer thread
+// "store-writer": group commits, folds, and retention (by age and by size; at start, after
+// folds, and then once a minute).
 #pragma once
 
 #include <sqlite3.h>
@@ -23,75 +28,130 @@
 #include <vector>
 
 #include "outputs/output.h"
+#include "store/chunk_codec.h"
 
 namespace pythond::store {
 
 struct StoreOptions {
   std::filesystem::path path;
-  int64_t retention_ns = 7 * 86400e9;
-  int64_t max_queue_bytes = 16 << 20;
-  int busy_timeout_ms = 5000;  // how long one statement waits for another process's lock
+  int64_t retention_ns = 7 * 86400e9;  // chunks whose newest point arrived before are deleted
+  int64_t max_size_bytes = 0;          // 0: no cap; else the oldest chunks go first
+  int64_t max_queue_bytes = 16 << 20;  // accepted batches waiting for their commit
+  bool sync_full = false;              // synchronous=FULL: survive power loss, not only a crash
+  int busy_timeout_ms = 5000;          // how long one statement waits for another process's lock
+  // Fold WAL records into chunks when they hold this many points, or when the oldest is this
+  // old (and always before stopping).
+  int64_t fold_points = 200'000;
+  int64_t fold_interval_ns = 5'000'000'000;
+  ChunkLimits chunk_limits;
+  // A chunk takes new points for at most this long after its first (then a new one starts);
+  // capped at retention/8 so retention drops data in fine steps.
+  int64_t chunk_max_age_ns = 3600e9;
+  size_t max_open_chunk_bytes = 16 << 20;  // open chunks kept in memory between folds
+  // Runs a write's completion on the caller's thread (the agent posts to its event loop);
+  // unset: completions run on the writer thread.
+  std::function<void(std::function<void()>)> post;
   // Wall clock in unix ns, for retention; injectable for tests.
   std::function<int64_t()> now_ns;
 };
 
 struct StoreStats {
-  uint64_t rows_written = 0;
-  uint64_t transactions = 0;
+  uint64_t rows_written = 0;  // points committed (to the WAL)
+  uint64_t transactions = 0;  // group commits
   uint64_t write_errors = 0;
-  uint64_t rows_expired = 0;     // rows (and commit marks) deleted by retention
+  uint64_t rows_expired = 0;     // points in chunks deleted by retention
   uint64_t batches_dropped = 0;  // data SQLite refused (logged), or given up at shutdown
   uint64_t queued_bytes = 0;
+  uint64_t folds = 0;
+  uint64_t points_folded = 0;
+  uint64_t chunks_written = 0;  // chunk rows inserted or rewritten
+  uint64_t wal_points = 0;      // points committed but not yet folded
+  uint64_t size_bytes = 0;      // the database's pages in use (after the last check)
+  uint64_t file_bytes = 0;      // the database file, its WAL file included
   std::string last_error;
 };
 
 class SqliteStore : public outputs::Output {
  public:
-  // Creates the folder, opens (or creates) the database, applies the schema and starts the
-  // writer thread. Errors: kIoError when the file cannot be opened or is not a pythond store.
+  // Creates the folder, opens (or creates) the database, converts an older schema (1 or 2),
+  // applies the schema and starts the writer thread. Errors: kIoError when the file cannot be
+  // opened or is not a pythond store.
   static StatusOr<std::unique_ptr<SqliteStore>> Open(StoreOptions options);
   ~SqliteStore() override;  // Stop()s
 
   std::string_view name() const override { return "store"; }
+  // Queues the batch; it is durable once a later Flush() returns. kResourceExhausted when the
+  // backlog is full, kFailedPrecondition once stopped.
   Status Write(model::PointBatchPtr batch) override;
+  // `done` runs once the batch is committed (through options.post; on the writer thread when
+  // unset): OK, or the error that kept it out — at once (on the caller's thread) when the
+  // backlog is full or the store stopped.
+  void WriteAsync(model::PointBatchPtr batch, std::function<void(Status)> done) override;
+  // Blocks until everything written before is committed (not necessarily folded).
   void Flush() override;
   bool HasRoom() const override;
-  // Flushes and stops the writer thread. Later writes fail with kFailedPrecondition.
+  // Commits what is queued, folds everything into chunks and stops the writer thread. Later
+  // writes fail with kFailedPrecondition.
   void Stop();
+  // Blocks until everything written before is committed and folded (tests, benchmarks).
+  void FoldNow();
   StoreStats Stats() const;
 
  private:
+  struct Pending {
+    model::PointBatchPtr batch;
+    std::function<void(Status)> done;
+    uint64_t bytes;
+  };
+  struct OpenChunk;
+
   SqliteStore(StoreOptions options, sqlite3* db);
+  Status Enqueue(model::PointBatchPtr batch, std::function<void(Status)> done);
   void WriterLoop();
-  Status WriteBatches(const std::deque<model::PointBatchPtr>& batches);
+  Status Commit(const std::deque<Pending>& batches);
   StatusOr<int64_t> SeriesId(std::string_view category, const std::string& measurement,
                              const std::string& tags, const std::string& input);
+  Status Fold();
+  Status WriteChunk(int64_t series_id, OpenChunk& chunk);
+  StatusOr<OpenChunk*> FindOpenChunk(int64_t series_id, int64_t now);
   void ExpireOld();
-  void DropBatch(const model::PointBatch& batch, const Status& why);
+  void EnforceMaxSize();
+  void DeleteEmptySeries();
+  void UpdateSizes();
+  void Complete(std::deque<Pending>& done, const Status& s);
 
   const StoreOptions options_;
   sqlite3* db_;  // owned; used only on the writer thread after Open
   // Writer thread only:
-  sqlite3_stmt* insert_ = nullptr;  // a sample
-  sqlite3_stmt* insert_series_ = nullptr;
-  sqlite3_stmt* select_series_ = nullptr;
-  sqlite3_stmt* commit_mark_ = nullptr;
+  struct StmtFinalizer {
+    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+  };
+  using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+  Stmt insert_series_, select_series_, insert_wal_, select_wal_, delete_wal_, last_chunk_,
+      insert_chunk_, update_chunk_;
   // series key (category, measurement, tags JSON, input) → series id; bounded, cleared when full.
   static constexpr size_t kMaxCachedSeries = 200'000;
   std::unordered_map<std::string, int64_t> series_ids_;
   std::vector<std::string> new_series_;  // created by the open transaction
   std::string series_key_;
+  // Open chunks by series id (a cache of the newest, not yet full chunk of each series).
+  std::unordered_map<int64_t, std::unique_ptr<OpenChunk>> open_;
+  size_t open_bytes_ = 0;
+  int64_t wal_points_ = 0;        // committed, not folded
+  int64_t oldest_wal_ns_ = 0;     // steady-clock time of the oldest unfolded commit
+  int64_t fold_retry_at_ns_ = 0;  // steady ns: after a failed fold, wait before the next
 
   mutable std::mutex mu_;            // guards everything below
   std::condition_variable wake_;     // writer: work or stop
-  std::condition_variable drained_;  // Flush(): queue written
-  std::deque<model::PointBatchPtr> pending_;
+  std::condition_variable drained_;  // Flush()/FoldNow(): written
+  std::deque<Pending> pending_;
   uint64_t pending_bytes_ = 0;
   uint64_t enqueued_seq_ = 0;  // batches handed to Write
   uint64_t written_seq_ = 0;   // batches committed (or failed)
+  uint64_t fold_target_ = 0;   // FoldNow(): fold once written_seq_ reaches this
+  uint64_t folded_seq_ = 0;    // batches folded into chunks
   bool stopping_ = false;
   bool writer_done_ = false;
-  uint64_t dropped_since_ = 0;  // batches dropped in the current write cycle
   std::chrono::milliseconds retry_delay_{0};
   int stop_retries_ = 0;
   StoreStats stats_;

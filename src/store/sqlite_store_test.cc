@@ -190,7 +190,274 @@ TEST(SqliteStoreTest, SchemaOneIsConverted) {
       "metric\tcpu\t40\t{\"h\":\"a\"}\t{\"v\":3}\n");
   EXPECT_EQ(Query(path, "SELECT count(*) AS n FROM series"), "n\n2\n");
   EXPECT_EQ(Query(path, "SELECT value FROM pythond_meta WHERE key = 'schema_version'"),
-            "value\n2\n");
+            "value\n3\n");
+}
+
+model::Point Pt(std::string m, std::vector<model::Tag> tags, std::vector<Field> fields, int64_t t) {
+  model::Point p;
+  p.measurement = std::move(m);
+  p.tags = std::move(tags);
+  p.fields = std::move(fields);
+  p.time_ns = t;
+  return p;
+}
+
+TEST(SqliteStoreTest, PointsAreVisibleExactlyOnceBeforeAndAfterTheFold) {
+  testing::TempDir dir;
+  StoreOptions o;
+  o.path = dir.path() / "s.db";
+  o.fold_interval_ns = int64_t{3600} * 1'000'000'000;  // only FoldNow() folds
+  o.fold_points = 1'000'000;
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE((*store)
+                    ->Write(Batch(model::Category::kMetric, "in",
+                                  {Pt("cpu", {{"host", "h" + std::to_string(i % 3)}},
+                                      {{"v", int64_t{i}}}, 1000 + i)}))
+                    .ok());
+  }
+  (*store)->Flush();
+  const std::string sql = "SELECT count(*), sum(json_extract(fields,'$.v')) FROM points";
+  const std::string want = "count(*)\tsum(json_extract(fields,'$.v'))\n300\t44850\n";
+  EXPECT_EQ(Query(o.path, sql), want);
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n FROM chunks"), "n\n0\n");  // all in the WAL
+  (*store)->FoldNow();
+  EXPECT_EQ(Query(o.path, sql), want);
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n, sum(points) AS p FROM chunks"), "n\tp\n3\t300\n");
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n FROM wal"), "n\n0\n");
+  // Half in chunks, half in the WAL: still each once, and the open chunks grow.
+  for (int i = 300; i < 600; ++i) {
+    ASSERT_TRUE((*store)
+                    ->Write(Batch(model::Category::kMetric, "in",
+                                  {Pt("cpu", {{"host", "h" + std::to_string(i % 3)}},
+                                      {{"v", int64_t{i}}}, 1000 + i)}))
+                    .ok());
+  }
+  (*store)->Flush();
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n FROM points"), "n\n600\n");
+  (*store)->FoldNow();
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n FROM points"), "n\n600\n");
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n FROM chunks"), "n\n3\n");  // 200 each, one chunk
+  // Time order within a series is the arrival order.
+  EXPECT_EQ(Query(o.path,
+                  "SELECT group_concat(time - 1000, ',') AS t FROM (SELECT time FROM points "
+                  "WHERE tags = '{\"host\":\"h1\"}' AND time < 1010)"),
+            "t\n1,4,7\n");
+}
+
+TEST(SqliteStoreTest, CommittedPointsSurviveACrashAndAreFoldedOnOpen) {
+  testing::TempDir dir;
+  StoreOptions o;
+  o.path = dir.path() / "s.db";
+  o.fold_interval_ns = int64_t{3600} * 1'000'000'000;
+  o.fold_points = 1'000'000;
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE((*store)
+                    ->Write(Batch(model::Category::kLogging, "in",
+                                  {Pt("app", {}, {{"message", "line " + std::to_string(i)}}, i)}))
+                    .ok());
+  }
+  (*store)->Flush();
+  // A copy of the files as they are now is what a crash (kill -9) would leave.
+  auto copy = dir.path() / "copy";
+  std::filesystem::create_directories(copy);
+  for (const char* suffix : {"", "-wal"}) {
+    std::filesystem::copy_file(o.path.string() + suffix, (copy / "s.db").string() + suffix);
+  }
+  StoreOptions c = o;
+  c.path = copy / "s.db";
+  auto recovered = SqliteStore::Open(c);
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_EQ(Query(c.path, "SELECT count(*) AS n FROM points"), "n\n50\n");
+  (*recovered)->Stop();  // folds
+  EXPECT_EQ(Query(c.path, "SELECT count(*) AS n, sum(points) AS p FROM chunks"), "n\tp\n1\t50\n");
+  EXPECT_EQ(Query(c.path, "SELECT count(*) AS n FROM wal"), "n\n0\n");
+  EXPECT_EQ(Query(c.path, "SELECT fields FROM points WHERE time = 49"),
+            "fields\n{\"message\":\"line 49\"}\n");
+}
+
+TEST(SqliteStoreTest, FiltersArePushedDownAndAgreeWithAFullScan) {
+  testing::TempDir dir;
+  StoreOptions o;
+  o.path = dir.path() / "s.db";
+  o.chunk_limits.max_samples = 16;  // many chunks per series
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  for (int round = 0; round < 100; ++round) {
+    std::vector<model::Point> pts;
+    for (int h = 0; h < 20; ++h) {
+      pts.push_back(Pt(h % 2 ? "cpu" : "mem", {{"host", "h" + std::to_string(h)}},
+                       {{"v", round * 0.5}, {"n", int64_t{h}}},
+                       int64_t{1'700'000'000'000'000'000} + round * 10'000'000'000LL + h));
+    }
+    ASSERT_TRUE((*store)->Write(Batch(model::Category::kMetric, "in", std::move(pts))).ok());
+    if (round % 30 == 0) (*store)->FoldNow();
+  }
+  (*store)->Flush();  // some points in chunks, the rest in the WAL
+  const int64_t t0 = 1'700'000'000'000'000'000;
+  for (const std::string& where :
+       {std::string("measurement = 'cpu'"), std::string("tags = '{\"host\":\"h3\"}'"),
+        "time >= " + std::to_string(t0 + 500'000'000'000LL),
+        "time > " + std::to_string(t0 + 10'000'000'003LL) +
+            " AND time <= " + std::to_string(t0 + 40'000'000'000LL) + " AND measurement = 'cpu'",
+        "time = " + std::to_string(t0 + 20'000'000'005LL), std::string("category = 'metric'"),
+        std::string("input = 'in' AND tags = '{\"host\":\"h4\"}'"), std::string("time = 'x'"),
+        std::string("measurement = 'nope'")}) {
+    // The CROSS JOIN form makes SQLite filter rows itself, without handing the constraint on.
+    std::string pushed = Query(o.path,
+                               "SELECT count(*) AS n, total(json_extract(fields,'$.v')) "
+                               "AS s FROM points WHERE " +
+                                   where);
+    std::string scanned = Query(o.path,
+                                "SELECT count(*) AS n, total(json_extract(fields,'$.v')) "
+                                "AS s FROM (SELECT * FROM points LIMIT -1) WHERE " +
+                                    where);
+    EXPECT_EQ(pushed, scanned) << where;
+  }
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n FROM points WHERE measurement = 'cpu'"),
+            "n\n1000\n");
+}
+
+TEST(SqliteStoreTest, SeriesFromManyBatchesCompressIntoChunks) {
+  testing::TempDir dir;
+  StoreOptions o;
+  o.path = dir.path() / "s.db";
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  int64_t counter = 0;
+  for (int round = 0; round < 240; ++round) {
+    std::vector<model::Point> pts;
+    for (int h = 0; h < 50; ++h) {
+      counter += 1000 + h;
+      pts.push_back(
+          Pt("disk", {{"host", "host-" + std::to_string(h)}, {"dev", "sda"}},
+             {{"used", counter}, {"pct", (round % 100) + 0.25}, {"fs", std::string("ext4")}},
+             int64_t{1'700'000'000'000'000'000} + round * 10'000'000'000LL));
+    }
+    ASSERT_TRUE((*store)->Write(Batch(model::Category::kMetric, "in", std::move(pts))).ok());
+    if (round % 60 == 59) (*store)->FoldNow();
+  }
+  (*store)->Stop();
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n, sum(points) AS p FROM chunks"),
+            "n\tp\n50\t12000\n");
+  std::string bytes = Query(o.path, "SELECT sum(length(data)) FROM chunks");
+  int64_t total = std::stoll(bytes.substr(bytes.find('\n') + 1));
+  EXPECT_LT(total, 12000 * 8) << total << " bytes for 12000 points";
+}
+
+TEST(SqliteStoreTest, MaxSizeHoldsTheCap) {
+  testing::TempDir dir;
+  StoreOptions o;
+  o.path = dir.path() / "s.db";
+  o.max_size_bytes = 256 << 10;
+  o.fold_points = 20'000;
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  uint64_t seed = 1;
+  for (int round = 0; round < 200; ++round) {
+    std::vector<model::Point> pts;
+    for (int h = 0; h < 200; ++h) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      pts.push_back(Pt("m", {{"host", "h" + std::to_string(h)}},
+                       {{"r", static_cast<double>(seed >> 11) / 9007199254740992.0},
+                        {"msg", "event " + std::to_string(seed % 100000)}},
+                       round * 1000 + h));
+    }
+    ASSERT_TRUE((*store)->Write(Batch(model::Category::kMetric, "in", std::move(pts))).ok());
+    if (round % 20 == 19) (*store)->FoldNow();
+  }
+  (*store)->Stop();
+  auto stats = (*store)->Stats();
+  EXPECT_GT(stats.rows_expired, 0u);
+  EXPECT_LE(stats.size_bytes, static_cast<uint64_t>(o.max_size_bytes) * 11 / 10);
+  EXPECT_LE(std::filesystem::file_size(o.path), static_cast<uint64_t>(o.max_size_bytes) * 13 / 10);
+  // The newest points are the ones kept.
+  EXPECT_EQ(Query(o.path, "SELECT max(time) AS t FROM points"), "t\n199199\n");
+}
+
+TEST(SqliteStoreTest, TheLoadableExtensionReadsPointsInPlainSqlite) {
+  testing::TempDir dir;
+  auto path = dir.path() / "s.db";
+  {
+    auto store = SqliteStore::Open({path});
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)
+                    ->Write(Batch(model::Category::kMetric, "in",
+                                  {Pt("cpu", {{"host", "a"}}, {{"usage", 0.5}}, 7)}))
+                    .ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_NE(sqlite3_exec(db, "SELECT * FROM points", nullptr, nullptr, &err), SQLITE_OK);
+  EXPECT_THAT(err ? err : "", HasSubstr("pythond_points"));
+  sqlite3_free(err);
+  err = nullptr;
+  sqlite3_enable_load_extension(db, 1);
+  ASSERT_EQ(sqlite3_load_extension(db, PYTHOND_SQLITE_EXT_PATH, nullptr, &err), SQLITE_OK)
+      << (err ? err : "");
+  std::string got;
+  ASSERT_EQ(sqlite3_exec(
+                db, "SELECT measurement || ' ' || time || ' ' || tags || ' ' || fields FROM points",
+                [](void* out, int, char** values, char**) {
+                  *static_cast<std::string*>(out) += values[0];
+                  return 0;
+                },
+                &got, &err),
+            SQLITE_OK)
+      << (err ? err : "");
+  EXPECT_EQ(got, "cpu 7 {\"host\":\"a\"} {\"usage\":0.5}");
+  sqlite3_close(db);
+}
+
+TEST(SqliteStoreTest, SchemaTwoIsConverted) {
+  testing::TempDir dir;
+  auto path = dir.path() / "v2.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, R"sql(
+    PRAGMA journal_mode=WAL;
+    CREATE TABLE pythond_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO pythond_meta VALUES ('schema_version', '2');
+    CREATE TABLE series(id INTEGER PRIMARY KEY, category TEXT NOT NULL, measurement TEXT NOT NULL,
+      tags TEXT NOT NULL, input TEXT NOT NULL, UNIQUE(measurement, category, tags, input));
+    CREATE TABLE samples(id INTEGER PRIMARY KEY, series_id INTEGER NOT NULL,
+      time INTEGER NOT NULL, fields TEXT NOT NULL);
+    CREATE INDEX samples_by_series ON samples(series_id, time);
+    CREATE TABLE store_commits(last_id INTEGER PRIMARY KEY, received INTEGER NOT NULL);
+    INSERT INTO series VALUES (1, 'metric', 'cpu', '{"h":"a"}', 'in'),
+                              (2, 'logging', 'app', '{}', 'in');
+    INSERT INTO samples VALUES
+      (1, 1, 10, '{"v":1,"f":1.5,"w":3.0,"u":18446744073709551615,"b":true,"s":"x","a":[1,2]}'),
+      (2, 2, 30, '{"message":"hello"}'),
+      (3, 1, 20, '{"v":-2,"f":2.5e-7}');
+    INSERT INTO store_commits VALUES (3, 100);
+    CREATE VIEW points AS SELECT s.category AS category, s.measurement AS measurement,
+      p.time AS time, s.tags AS tags, p.fields AS fields, s.input AS input
+      FROM samples p JOIN series s ON s.id = p.series_id;
+  )sql",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  StoreOptions o;
+  o.path = path;
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  (*store)->Stop();
+  EXPECT_EQ(
+      Query(path, "SELECT category, measurement, time, tags, fields FROM points ORDER BY time"),
+      "category\tmeasurement\ttime\ttags\tfields\n"
+      "metric\tcpu\t10\t{\"h\":\"a\"}\t{\"v\":1,\"f\":1.5,\"w\":3.0,"
+      "\"u\":18446744073709551615,\"b\":true,\"s\":\"x\",\"a\":[1,2]}\n"
+      "metric\tcpu\t20\t{\"h\":\"a\"}\t{\"v\":-2,\"f\":2.5e-07}\n"
+      "logging\tapp\t30\t{}\t{\"message\":\"hello\"}\n");
+  EXPECT_EQ(Query(path,
+                  "SELECT count(*) AS n FROM sqlite_master WHERE name IN "
+                  "('samples', 'store_commits')"),
+            "n\n0\n");
 }
 
 TEST(QueryTest, ReadOnlyOneStatementAndJson) {
@@ -202,7 +469,7 @@ TEST(QueryTest, ReadOnlyOneStatementAndJson) {
   (*store)->Flush();
   auto db = dir.path() / "s.db";
   std::ostringstream out;
-  Status s = RunQuery(db, "DELETE FROM samples", QueryFormat::kTsv, out);
+  Status s = RunQuery(db, "DELETE FROM chunks", QueryFormat::kTsv, out);
   EXPECT_THAT(s.message(), HasSubstr("read-only"));
   s = RunQuery(db, "SELECT 1; SELECT 2", QueryFormat::kTsv, out);
   EXPECT_THAT(s.message(), HasSubstr("one statement"));

@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "store/points_vtab.h"
+
 namespace pythond::store {
 
 namespace {
@@ -20,35 +22,34 @@ using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 // 'real'), floats, and booleans (values 1 and 0).
 constexpr const char* kNumericTypes = "('integer','real','true','false')";
 
-// Every (category, measurement) with points in the window and how many. CROSS JOIN keeps
-// `series` the outer loop, so each series costs one range of the (series_id, time) index.
+// Every (category, measurement) with points in the window and how many. The `points` view
+// pushes the time bound down to the chunks (store/points_vtab.h).
 constexpr const char* kCountSql =
-    "SELECT s.category, s.measurement, count(*) FROM series s CROSS JOIN samples p "
-    "ON p.series_id = s.id WHERE p.time >= ?1 GROUP BY 1, 2 ORDER BY 1, 2";
+    "SELECT category, measurement, count(*) FROM points WHERE time >= ?1 GROUP BY 1, 2 "
+    "ORDER BY 1, 2";
 
 // The numeric field names of the newest 8 points of each series in the window.
 const std::string kFieldsSql =
     std::string(
-        "SELECT DISTINCT s.category, s.measurement, j.key FROM series s CROSS JOIN samples p "
-        "CROSS JOIN json_each(p.fields) j WHERE p.id IN (SELECT id FROM samples WHERE "
-        "series_id = s.id AND time >= ?1 ORDER BY time DESC LIMIT 8) AND j.type IN ") +
+        "SELECT DISTINCT w.category, w.measurement, j.key FROM (SELECT category, measurement, "
+        "fields, row_number() OVER (PARTITION BY category, measurement, tags, input ORDER BY "
+        "time DESC) AS rn FROM points WHERE time >= ?1) AS w CROSS JOIN json_each(w.fields) j "
+        "WHERE w.rn <= 8 AND j.type IN ") +
     kNumericTypes;
 
 // Tag sets of a measurement with points in the window, and how many each has.
 constexpr const char* kGroupsSql =
-    "SELECT s.tags, count(*) FROM series s CROSS JOIN samples p ON p.series_id = s.id "
-    "WHERE s.measurement = ?1 AND (?2 = '' OR s.category = ?2) AND p.time >= ?3 "
-    "GROUP BY s.tags ORDER BY s.tags";
+    "SELECT tags, count(*) FROM points WHERE measurement = ?1 AND (?2 = '' OR category = ?2) "
+    "AND time >= ?3 GROUP BY tags ORDER BY tags";
 
 // One tag set's values of a field: every ?5-th point counted from the newest (rn 1), oldest
 // first.
 const std::string kPointsSql =
     std::string(
         "SELECT w.t, j.value FROM (SELECT p.time AS t, p.fields AS f, row_number() OVER (ORDER "
-        "BY p.time DESC) AS rn FROM samples p WHERE p.series_id IN (SELECT id FROM series "
-        "WHERE measurement = ?1 AND (?2 = '' OR category = ?2) AND tags = ?3) AND p.time >= "
-        "?4) AS w CROSS JOIN json_each(w.f) j WHERE (w.rn - 1) % ?5 = 0 AND j.key = ?6 AND "
-        "j.type IN ") +
+        "BY p.time DESC) AS rn FROM points p WHERE p.measurement = ?1 AND (?2 = '' OR "
+        "p.category = ?2) AND p.tags = ?3 AND p.time >= ?4) AS w CROSS JOIN json_each(w.f) j "
+        "WHERE (w.rn - 1) % ?5 = 0 AND j.key = ?6 AND j.type IN ") +
     kNumericTypes + " ORDER BY w.t";
 
 Status ReadError(sqlite3* db, const std::string& what) {
@@ -244,6 +245,7 @@ Status StoreReader::EnsureOpen() {
   }
   sqlite3_busy_timeout(db, 2000);
   sqlite3_exec(db, "PRAGMA query_only=1", nullptr, nullptr, nullptr);
+  RegisterPointsModule(db);
   db_ = db;
   return Status::Ok();
 }

@@ -328,7 +328,8 @@ class PackageTest(NeedsPackage):
             ROOT + "/conf.d/agent.conf", ROOT + "/conf.d/agent.conf.sample",
             ROOT + "/conf.d/pythond/pythond.conf.sample", "/usr/share/doc/pythond/copyright",
             "/usr/share/doc/pythond/changelog.gz", "/usr/share/man/man1/pythond.1.gz",
-            "/usr/share/doc/pythond/INSTALL.md", "/usr/share/doc/pythond/README.md"]
+            "/usr/share/doc/pythond/INSTALL.md", "/usr/share/doc/pythond/README.md",
+            "/usr/lib/pythond/pythond.so"]
         for p in expected_files:
             self.assertIn(p, paths)
             self.assertTrue(paths[p][0].startswith("-"), p)
@@ -473,6 +474,12 @@ class PackageTest(NeedsPackage):
         probe = wait_for(lambda: query("SELECT fields FROM points WHERE measurement = 'probe' LIMIT 1"),
                          40, "the probe's point")
         fields = json.loads(probe[0]["fields"])
+        # Users' own tools read the store through the packaged SQLite extension (docs/STORE.md).
+        shell = run(["sqlite3", "-readonly", "-cmd", ".load /usr/lib/pythond/pythond",
+                     STATE + "/data/pythond.db",
+                     "SELECT count(*) FROM points WHERE measurement = 'probe'"], check=False)
+        self.assertEqual(shell.returncode, 0, shell.stdout)
+        self.assertGreater(int(shell.stdout.strip()), 0, shell.stdout)
         self.assertEqual(fields["uid"], user.pw_uid, fields)
         self.assertEqual(fields["gid"], user.pw_gid, fields)
         self.assertEqual(fields["no_new_privs"], 1, fields)
