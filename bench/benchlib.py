@@ -2,6 +2,7 @@
 putting bench/ first on sys.path.
 
   /proc        stat_fields, cpu_ticks, cpu_ticks_sum, alive, descendants, status_kib, quiesce
+  servers      free_port, wait_ready
   results      append_result, load_results, ratio, ok, print_table, print_targets
   command line subcommands, run_main
 """
@@ -11,8 +12,11 @@ import json
 import math
 import os
 import signal
+import socket
 import sys
 import time
+import urllib.error
+import urllib.request
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -99,6 +103,40 @@ def quiesce(ticks, what, step=0.1, window=5, max_ticks=2, limit=60.0):
         if samples[-1][0] - start > limit:
             print("WARN: %s still busy after %.0f s" % (what, limit), file=sys.stderr)
             return samples[-1][0] - start
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers
+
+
+def free_port():
+    """A free TCP port on 127.0.0.1 (free now: the caller starts its server on it next)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_ready(url, pid, timeout):
+    """Polls url every 50 ms until it answers 2xx; exits with a message if pid exits first or
+    after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            sys.exit("ready: pid %d exited while waiting for %s" % (pid, url))
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if 200 <= r.status < 300:
+                    return
+                last = "HTTP %d" % r.status
+        except urllib.error.HTTPError as e:
+            last = "HTTP %d" % e.code
+        except (OSError, urllib.error.URLError) as e:
+            last = str(e)
+        time.sleep(0.05)
+    sys.exit("ready: %s not ready after %.0f s (%s)" % (url, timeout, last))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 #   TAG     the bench's name: the prefix of its messages and of its temp dir's name
 #   HELPER  its Python helper's command line, an array (run by helper_wait)
 # and give: die, require_cmds, install_pkgs, bench_tmpdir (TMP, the EXIT/INT/TERM traps and
-# cleanup), stop_pid, helper_wait, machine_load. A driver runs one server at a time with its PID
-# in CURRENT_PID; cleanup stops it with stop_current, which a driver may redefine.
+# cleanup), stop_pid, is_running, helper_wait, machine_load. A driver runs one server at a time
+# with its PID in CURRENT_PID; cleanup stops it with stop_current, which a driver may redefine.
 
 die() {  # MESSAGE...: "TAG: MESSAGE" on stderr, exit 1
   echo "$TAG: $*" >&2
@@ -57,22 +57,28 @@ stop_current() {  # how cleanup stops the server in CURRENT_PID
   stop_pid "$CURRENT_PID"
 }
 
-is_zombie() { [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == Z ]]; }
+# PID exists and has not exited (a zombie has). One read of its state: with two checks (kill -0,
+# then "is it a zombie?") bash could reap an exited child in between and it would look alive.
+is_running() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+  st=${st%% *}
+  [[ -n $st && $st != Z && $st != X ]]
+}
 
 stop_pid() {  # PID: TERM, wait up to 30 s, then KILL; every loop bounded
   local pid=$1 i
   kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    is_zombie "$pid" && break  # our child, exited (zombies answer kill -0): reaped below
+    is_running "$pid" || break  # gone, or our child exited (a zombie until reaped below)
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null && ! is_zombie "$pid"; then
+  if is_running "$pid"; then
     echo "$TAG: pid $pid ignored TERM for 30 s; killing" >&2
     kill -KILL "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do
-      if ! kill -0 "$pid" 2>/dev/null || is_zombie "$pid"; then break; fi
+      is_running "$pid" || break
       sleep 0.1
     done
   fi

@@ -7,6 +7,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 "$BUILD_DIR/store_bench"
 QUEUE_BENCH="$BUILD_DIR/queue_bench" bench/queue/run.sh
 PYTHOND="$BUILD_DIR/pythond" bench/ingest/run.sh
+PYTHOND="$BUILD_DIR/pythond" bench/store/run.sh
 PYTHOND="$BUILD_DIR/pythond" bench/sdk/run.sh
 PYTHOND="$BUILD_DIR/pythond" bench/sched/run.sh
 BUILD_DIR="$BUILD_DIR" bench/outputs/run.sh

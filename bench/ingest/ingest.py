@@ -11,128 +11,18 @@
 
 import os
 import random
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from benchlib import (CLK_TCK, alive, append_result, cpu_ticks_sum, descendants,  # noqa: E402
-                      load_results, ok, print_table, print_targets, quiesce, ratio, run_main,
-                      status_kib, subcommands)
+                      free_port, load_results, ok, print_table, print_targets, quiesce, ratio,
+                      run_main, status_kib, subcommands, wait_ready)
+from corpus import make_body, make_hosts  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
-# Corpus
-
-BASE_NS = 1_704_067_200 * 10**9  # 2024-01-01T00:00:00Z; fixed so the corpus is byte-stable
-
-REGIONS = {
-    "us-east-1": "iad", "us-west-2": "pdx", "eu-west-1": "dub", "ap-southeast-1": "sin",
-}
-SERVICES = [
-    "api-gateway", "auth", "billing", "checkout", "search", "catalog", "cart", "payments",
-    "inventory", "shipping", "notifications", "recommendations", "profile", "orders",
-    "pricing", "reviews", "media", "analytics", "ingest", "scheduler", "mailer", "ledger",
-    "frontend", "session",
-]
-TEAMS = ["core", "growth", "payments", "platform", "search", "data", "sre", "mobile",
-         "identity", "commerce"]
-ENVS = ["prod"] * 6 + ["staging"] * 3 + ["dev"]
-
-
-def make_hosts(rng, n=500):
-    hosts = []
-    regions = sorted(REGIONS)
-    for i in range(n):
-        region = rng.choice(regions)
-        az = region + rng.choice("abc")
-        dc = REGIONS[region] + str(rng.randint(1, 2))  # 8 values over 4 regions (6-8 in use)
-        rack = "%s-r%02d" % (dc, rng.randint(1, 8))     # ~60
-        service = rng.choice(SERVICES)
-        hosts.append({
-            "az": az, "dc": dc, "env": rng.choice(ENVS),
-            "host": "%s-%04d.%s.internal" % (service, i, region),
-            "rack": rack, "region": region, "service": service, "team": rng.choice(TEAMS),
-        })
-    return hosts
-
-
-def f_float(rng, lo, hi, digits=None):
-    x = rng.uniform(lo, hi)
-    return repr(round(x, digits) if digits is not None else x)
-
-
-def f_int(rng, lo, hi):
-    return "%di" % rng.randint(lo, hi)
-
-
-def f_str(rng, values):
-    v = rng.choice(values)
-    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def f_bool(rng, p_true=0.5):
-    return "true" if rng.random() < p_true else "false"
-
-
-# Each measurement has a fixed field schema (InfluxDB rejects type changes within a shard):
-# floats, `i` integers, one string and one bool; 4 to 6 fields.
-MEASUREMENTS = {
-    "cpu": lambda r: [
-        ("usage_user", f_float(r, 0, 100)), ("usage_system", f_float(r, 0, 40)),
-        ("usage_idle", f_float(r, 0, 100, 2)), ("cores", f_int(r, 2, 96)),
-        ("governor", f_str(r, ["performance", "powersave", "schedutil"])),
-        ("throttled", f_bool(r, 0.05)),
-    ],
-    "mem": lambda r: [
-        ("used", f_int(r, 1 << 30, 256 << 30)), ("available", f_int(r, 1 << 28, 128 << 30)),
-        ("used_percent", f_float(r, 5, 99)), ("swap_enabled", f_bool(r, 0.3)),
-        ("kind", f_str(r, ["ddr4", "ddr5", "ddr4 ecc"])),
-    ],
-    "disk": lambda r: [
-        ("used", f_int(r, 0, 4 << 40)), ("used_percent", f_float(r, 0, 100, 3)),
-        ("fstype", f_str(r, ["ext4", "xfs", "btrfs", "zfs"])), ("read_only", f_bool(r, 0.02)),
-    ],
-    "net": lambda r: [
-        ("bytes_recv", f_int(r, 0, 1 << 44)), ("bytes_sent", f_int(r, 0, 1 << 44)),
-        ("drop_rate", f_float(r, 0, 0.01)), ("iface", f_str(r, ["eth0", "ens5", "bond0"])),
-        ("up", f_bool(r, 0.99)),
-    ],
-    "diskio": lambda r: [
-        ("reads", f_int(r, 0, 1 << 36)), ("writes", f_int(r, 0, 1 << 36)),
-        ("io_util", f_float(r, 0, 100, 2)), ("await_ms", f_float(r, 0, 50, 3)),
-        ("scheduler", f_str(r, ["mq-deadline", "none", "bfq", "kyber"])),
-        ("rotational", f_bool(r, 0.1)),
-    ],
-    "system": lambda r: [
-        ("load1", f_float(r, 0, 64, 2)), ("uptime", f_int(r, 60, 90 * 86400)),
-        ("os", f_str(r, ["Debian GNU/Linux 12 (bookworm)", "Ubuntu 22.04.4 LTS",
-                         "Rocky Linux 9.3 (Blue Onyx)"])),
-        ("reboot_required", f_bool(r, 0.1)),
-    ],
-}
-
-
-def tag_escape(v):
-    return v.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
-
-
-def make_body(rng, hosts, lines):
-    out = []
-    names = sorted(MEASUREMENTS)
-    ts = BASE_NS
-    for _ in range(lines):
-        name = rng.choice(names)
-        h = rng.choice(hosts)
-        tags = ",".join("%s=%s" % (k, tag_escape(h[k])) for k in sorted(h))  # 8 tags, sorted
-        fields = ",".join("%s=%s" % kv for kv in MEASUREMENTS[name](rng))
-        ts += rng.randint(1_000_000, 20_000_000)  # 1-20 ms apart, full ns digits
-        out.append("%s,%s %s %d" % (name, tags, fields, ts))
-    return ("\n".join(out) + "\n").encode()
-
+# Corpus (bench/corpus.py: 5 measurements x 2,000 hosts, shared with bench/store)
 
 def cmd_corpus(a):
     os.makedirs(a.dir, exist_ok=True)
@@ -173,29 +63,11 @@ def quiesce_tree(pid):
 # Commands
 
 def cmd_port(a):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    print(s.getsockname()[1])
-    s.close()
+    print(free_port())
 
 
 def cmd_ready(a):
-    deadline = time.monotonic() + a.timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if not alive(a.pid):
-            sys.exit("ready: pid %d exited while waiting for %s" % (a.pid, a.url))
-        try:
-            with urllib.request.urlopen(a.url, timeout=1) as r:
-                if 200 <= r.status < 300:
-                    return
-                last = "HTTP %d" % r.status
-        except urllib.error.HTTPError as e:
-            last = "HTTP %d" % e.code
-        except (OSError, urllib.error.URLError) as e:
-            last = str(e)
-        time.sleep(0.05)
-    sys.exit("ready: %s not ready after %.0f s (%s)" % (a.url, a.timeout, last))
+    wait_ready(a.url, a.pid, a.timeout)
 
 
 def run_wrk(url, body, seconds, timeout_s=10):
