@@ -238,6 +238,13 @@ int RunAgent(const RunOptions& options) {
   http_options.header_timeout_ns = cfg.header_timeout_ns;
   http_options.read_timeout_ns = cfg.read_timeout_ns;
   http_options.max_connections = cfg.max_connections;
+  // Backpressure (docs/STORE.md): while the store's queue is full, writes wait with their body
+  // unread for up to [store] write_wait, then 503. dry=true writes store nothing: never held.
+  http_options.hold_body = [&fanout](std::string_view target) {
+    return StartsWith(target, "/v1/write/") && target.find("dry=") == std::string_view::npos &&
+           !fanout.HasRoom();
+  };
+  http_options.write_wait_ns = cfg.store_write_wait_ns;
   ingest::HttpServer http(
       io, http_options,
       [&api](const ingest::Request& r, std::function<void(ingest::Answer)> respond) {
@@ -322,6 +329,8 @@ int RunAgent(const RunOptions& options) {
     }
     snap.store_retention_s = cfg.store_retention_ns / 1e9;
     snap.store_max_size_bytes = cfg.store_max_size_bytes;
+    snap.http_held = http.parked_requests();
+    snap.http_held_refused = http.refused_busy();
     return render(snap);
   };
 

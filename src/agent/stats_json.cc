@@ -251,6 +251,7 @@ std::string StatsJson(const StatsSnapshot& s) {
     o.Uint("requests", a.requests).Uint("write_requests", a.write_requests);
     o.Uint("bad_requests", a.bad_requests).Uint("busy", a.busy);
     o.Uint("rate_limited", a.rate_limited).Uint("forbidden", a.forbidden);
+    o.Uint("held", s.http_held).Uint("held_refused", s.http_held_refused);
     CategoryCounts(o.Raw("points"), a.points_accepted);
     std::string& by_input = o.Raw("by_input");
     Obj bi(&by_input);

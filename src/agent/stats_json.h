@@ -46,6 +46,8 @@ struct StatsSnapshot {
   uint64_t store_size_bytes = 0;                      // the database file and its WAL
   double store_retention_s = 0;
   uint64_t store_max_size_bytes = 0;  // [store] max_size_mb; 0: no cap
+  uint64_t http_held = 0;             // writes waiting with their body unread (backpressure)
+  uint64_t http_held_refused = 0;     // of those, answered 503 after [store] write_wait
 };
 
 std::string StatsJson(const StatsSnapshot& s);

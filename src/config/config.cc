@@ -306,8 +306,10 @@ class Loader {
       }
     }
     GetDuration(file, *t, "fold_interval", "store", &config_.store_fold_interval_ns);
+    GetDuration(file, *t, "write_wait", "store", &config_.store_write_wait_ns);
     WarnUnknownKeys(file, *t, "store",
-                    {"path", "retention", "max_queue_mb", "max_size_mb", "sync", "fold_interval"});
+                    {"path", "retention", "max_queue_mb", "max_size_mb", "sync", "fold_interval",
+                     "write_wait"});
   }
 
   void LoadRunner(const std::string& file, const toml::node& node) {
@@ -970,6 +972,7 @@ std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b) 
   check(a.store_max_size_bytes == b.store_max_size_bytes, "store.max_size_mb");
   check(a.store_sync_full == b.store_sync_full, "store.sync");
   check(a.store_fold_interval_ns == b.store_fold_interval_ns, "store.fold_interval");
+  check(a.store_write_wait_ns == b.store_write_wait_ns, "store.write_wait");
   check(a.stop_grace_ns == b.stop_grace_ns, "runner.stop_grace");
   check(a.restart_backoff_max_ns == b.restart_backoff_max_ns, "runner.restart_backoff_max");
   check(a.start_timeout_ns == b.start_timeout_ns, "runner.start_timeout");

@@ -166,6 +166,7 @@ struct Config {
   int64_t store_max_size_bytes = 0;          // 0: no cap; else oldest chunks are deleted
   bool store_sync_full = false;              // synchronous=FULL (power loss) vs NORMAL (crash)
   int64_t store_fold_interval_ns = 5'000'000'000;  // WAL records older than this are folded
+  int64_t store_write_wait_ns = 10'000'000'000;    // a held-back write gets 503 after this
   // [runner]
   int64_t stop_grace_ns = 5'000'000'000;  // SIGTERM → SIGKILL grace for workers
   int64_t restart_backoff_max_ns = 60'000'000'000;

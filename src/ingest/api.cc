@@ -270,7 +270,7 @@ Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_que
                        "more than " + std::to_string(options_.write_rate_limit) +
                            " write requests per second (see [http_api] request_rate_limit)");
   }
-  if (!sink_->HasRoom()) {
+  if (!request.admitted && !sink_->HasRoom()) {
     ++stats_.busy;
     ++input_stats.refused_requests;
     if (plugin_stats) ++plugin_stats->refused_requests;

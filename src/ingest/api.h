@@ -34,6 +34,9 @@ struct Request {
   std::string_view plugin_header;  // X-Pythond-Plugin: "<input>/<plugin>" from the SDK
   std::string_view body;
   bool remote_is_loopback = true;  // the client connected from 127.0.0.0/8 or ::1
+  // The transport held the body until the sinks had room (HttpServerOptions::hold_body): the
+  // API does not refuse it for a full queue again.
+  bool admitted = false;
 };
 
 struct Answer {

@@ -94,6 +94,60 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   // Content-Length over body_limit fails the header read with body_limit (Beast checks it right
   // after the header), which OnRead answers with 413; the connection-limit 503 precedes any read.
   void OnHeader() {
+    if (MustWait()) return Park();
+    ContinueThenReadBody();
+  }
+
+  // Backpressure: while the sinks are full, a write's body stays unread in the kernel, so TCP
+  // slows the client down instead of the agent answering 503 at once. The server's timer calls
+  // TryResume(); after write_wait the answer is 503 (before the body: no 100 Continue was sent).
+  bool MustWait() const {
+    if (!options_.hold_body) return false;
+    auto target = parser_->get().target();
+    return options_.hold_body(std::string_view(target.data(), target.size()));
+  }
+
+  void Park() {
+    parked_at_ = std::chrono::steady_clock::now();
+    stream_.expires_after(
+        std::chrono::nanoseconds(options_.write_wait_ns + options_.read_timeout_ns));
+    server_->Park(shared_from_this());
+  }
+
+ public:
+  enum class Parked { kWaiting, kAdmitted, kGone };
+  // Called on the server's timer while parked: admits the request when `may_admit` and the
+  // sinks have room, refuses it after write_wait, closes it when the server stopped.
+  Parked TryResume(std::chrono::steady_clock::time_point now, bool may_admit) {
+    if (!*alive_) {
+      Close();
+      return Parked::kGone;
+    }
+    if (may_admit && !MustWait()) {
+      admitted_ = true;
+      read_started_ = now;  // the read budget starts when the agent is ready for the body
+      ContinueThenReadBody();
+      return Parked::kAdmitted;
+    }
+    if (now - parked_at_ < std::chrono::nanoseconds(options_.write_wait_ns)) {
+      return Parked::kWaiting;
+    }
+    ++server_->refused_busy_;
+    Reply(ErrorAnswer(503, "datakit.busy",
+                      "the store stayed behind for " +
+                          std::to_string(options_.write_wait_ns / 1'000'000) +
+                          " ms (see [store] write_wait); retry later"),
+          false, parser_->get().version(), true);
+    return Parked::kGone;
+  }
+
+ private:
+  // After the headers: an HTTP/1.1 client that sent `Expect: 100-continue` waits for an interim
+  // "100 Continue" before it sends the body (curl for 1 s, then sends it anyway). Requests refused
+  // on their headers alone never get here, so they get their final answer before the body: a
+  // Content-Length over body_limit fails the header read with body_limit (Beast checks it right
+  // after the header), which OnRead answers with 413; the connection-limit 503 precedes any read.
+  void ContinueThenReadBody() {
     const auto& req = parser_->get();
     if (req.version() < 11 || parser_->is_done() ||
         !beast::iequals(req[http::field::expect], "100-continue")) {
@@ -151,6 +205,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     r.content_encoding = std::string_view(encoding.data(), encoding.size());
     r.body = req.body();
     r.remote_is_loopback = loopback_;
+    r.admitted = admitted_ || static_cast<bool>(options_.hold_body);
     // The request's views point into parser_, which stays until the answer is written.
     server_->handler_(
         r, [self = shared_from_this(), keep_alive = req.keep_alive(),
@@ -214,7 +269,9 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   std::shared_ptr<size_t> open_connections_;
   const HttpServerOptions options_;
   bool loopback_ = false;
+  bool admitted_ = false;
   std::chrono::steady_clock::time_point read_started_;
+  std::chrono::steady_clock::time_point parked_at_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::unique_ptr<std::array<char, 65536>> drain_buffer_;
@@ -228,6 +285,7 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler 
       handler_(std::move(handler)),
       acceptor_(io),
       accept_retry_(io),
+      park_timer_(io),
       alive_(std::make_shared<bool>(true)),
       open_connections_(std::make_shared<size_t>(0)) {}
 
@@ -293,6 +351,35 @@ void HttpServer::Stop() {
   beast::error_code ec;
   acceptor_.close(ec);
   accept_retry_.cancel();
+  park_timer_.cancel();
+  auto parked = std::move(parked_);
+  parked_.clear();
+  for (auto& session : parked) session->TryResume(std::chrono::steady_clock::now(), false);
+}
+
+void HttpServer::Park(std::shared_ptr<Session> session) {
+  parked_.push_back(session);
+  ArmParkTimer();
+}
+
+void HttpServer::ArmParkTimer() {
+  if (park_timer_armed_ || parked_.empty()) return;
+  park_timer_armed_ = true;
+  park_timer_.expires_after(std::chrono::milliseconds(2));
+  park_timer_.async_wait([this](beast::error_code ec) {
+    park_timer_armed_ = false;
+    if (ec || !*alive_) return;
+    // Oldest first; at most one admitted per tick, since the sinks' room only shows the bodies
+    // admitted before once they are parsed and queued. Sessions past write_wait are refused.
+    auto now = std::chrono::steady_clock::now();
+    bool admitted = false;
+    for (auto it = parked_.begin(); it != parked_.end();) {
+      Session::Parked state = (*it)->TryResume(now, !admitted);
+      admitted = admitted || state == Session::Parked::kAdmitted;
+      it = state == Session::Parked::kWaiting ? it + 1 : parked_.erase(it);
+    }
+    ArmParkTimer();
+  });
 }
 
 std::string HttpServer::bound_address() const {

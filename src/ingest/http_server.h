@@ -1,7 +1,8 @@
 // HTTP/1.1 server on Boost.Beast, driven by the agent's io_context (event-loop thread only).
 // Each connection reads one request at a time (keep-alive): headers within header_timeout (also
 // the keep-alive idle limit), the whole request within read_timeout, the body within
-// body_limit. Connections beyond max_connections get 503 and are closed. The handler runs
+// body_limit. Connections beyond max_connections get 503 and are closed. A write arriving while
+// the sinks are full waits with its body unread (hold_body, write_wait_ns). The handler runs
 // inline on the event loop and must not block.
 #pragma once
 
@@ -13,6 +14,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "ingest/api.h"
@@ -25,6 +28,12 @@ struct HttpServerOptions {
   int64_t header_timeout_ns = 10'000'000'000;  // idle keep-alive or slow headers: closed
   int64_t read_timeout_ns = 30'000'000'000;    // a whole request, headers and body
   size_t max_connections = 1024;               // beyond: 503 and close
+  // Backpressure: when set and true for a request's target (the agent: a write while the
+  // store's queue is full), its body is left unread until it returns false — TCP slows the
+  // client down — and after write_wait_ns the answer is 503 datakit.busy. Checked on the event
+  // loop; must be cheap.
+  std::function<bool(std::string_view target)> hold_body;
+  int64_t write_wait_ns = 10'000'000'000;
 };
 
 class HttpServer {
@@ -44,10 +53,14 @@ class HttpServer {
   std::string bound_address() const;
   size_t open_connections() const { return *open_connections_; }
   uint64_t refused_connections() const { return refused_connections_; }
+  size_t parked_requests() const { return parked_.size(); }
+  uint64_t refused_busy() const { return refused_busy_; }  // 503 after write_wait
 
  private:
   class Session;
   void Accept();
+  void Park(std::shared_ptr<Session> session);
+  void ArmParkTimer();
 
   boost::asio::io_context& io_;
   HttpServerOptions options_;
@@ -57,6 +70,11 @@ class HttpServer {
   std::shared_ptr<bool> alive_;  // sessions check it before calling the handler
   std::shared_ptr<size_t> open_connections_;
   uint64_t refused_connections_ = 0;
+  boost::asio::steady_timer park_timer_;
+  bool park_timer_armed_ = false;
+  // Held writes, oldest first; owned here (no I/O is pending on them while parked).
+  std::vector<std::shared_ptr<Session>> parked_;
+  uint64_t refused_busy_ = 0;
 };
 
 // Splits "host:port" / "[v6]:port" / ":port". Returns false on malformed input.

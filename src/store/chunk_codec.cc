@@ -438,7 +438,8 @@ std::string ChunkBuilder::Finish() const {
   }
   std::string out;
   out.push_back(static_cast<char>(kChunkMagic));
-  if (heap >= kZstdMinHeap) {
+  // A body the reader would refuse to inflate (over kMaxBody) stays uncompressed.
+  if (heap >= kZstdMinHeap && body.size() <= kMaxBody) {
     std::string packed(ZSTD_compressBound(body.size()), '\0');
     size_t z = ZSTD_compress(packed.data(), packed.size(), body.data(), body.size(), 1);
     if (!ZSTD_isError(z) && z + 8 < body.size() - body.size() / 8) {
@@ -504,6 +505,10 @@ Status ChunkReader::Open(std::string_view blob) {
   if (flags & kFlagZstd) {
     uint64_t body_len;
     if (!GetVarint(blob, &body_len) || body_len > kMaxBody) return Fail("bad body length");
+    // The frame must say the same size before anything is allocated for it.
+    if (ZSTD_getFrameContentSize(blob.data(), blob.size()) != body_len) {
+      return Fail("zstd frame size differs from the body length");
+    }
     owned_.resize(body_len);
     size_t got = ZSTD_decompress(owned_.data(), owned_.size(), blob.data(), blob.size());
     if (ZSTD_isError(got) || got != body_len) return Fail("zstd body does not decode");

@@ -54,6 +54,7 @@ struct Cursor {
   WalRecordReader record;
   bool record_open = false;
   int64_t record_id = 0;
+  int64_t sample_index = 0;  // within the current chunk or record, for the rowid
   // The current row.
   const SeriesInfo* row_series = nullptr;
   int64_t time = 0;
@@ -70,6 +71,7 @@ struct Cursor {
     series_order.clear();
     series_pos = 0;
     chunk_open = record_open = false;
+    json_ready = false;
     stage = kDone;
     rowid = 0;
     t_lo = std::numeric_limits<int64_t>::min();
@@ -129,7 +131,10 @@ int BestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
           break;
       }
       if (code) cost /= 4;
-    } else if (c.op == SQLITE_INDEX_CONSTRAINT_EQ) {
+    } else if (c.op == SQLITE_INDEX_CONSTRAINT_EQ &&
+               sqlite3_stricmp(sqlite3_vtab_collation(info, i), "BINARY") == 0) {
+      // Only a binary comparison matches the series index; NOCASE, RTRIM, ... are left to
+      // SQLite on the decoded rows.
       switch (c.iColumn) {
         case kCategory:
           code = kCategoryEq;
@@ -237,8 +242,10 @@ int Advance(Cursor* c) {
     if (c->stage == Cursor::kChunks) {
       if (c->chunk_open) {
         if (c->chunk.Next(&c->time, &c->fields)) {
+          int64_t i = c->sample_index++;
           if (c->time < c->t_lo || c->time > c->t_hi) continue;
           c->row_series = &c->series[c->chunk_series];
+          c->rowid = (c->chunk_id << 20) | i;  // chunks hold at most 2^20 points
           return SQLITE_OK;
         }
         c->chunk_open = false;
@@ -260,6 +267,7 @@ int Advance(Cursor* c) {
                                   c->chunk.status().message());
         }
         c->chunk_open = true;
+        c->sample_index = 0;
         continue;
       }
       if (rc != SQLITE_DONE)
@@ -280,10 +288,12 @@ int Advance(Cursor* c) {
       if (c->record_open) {
         int64_t series;
         if (c->record.Next(&series, &c->time, &c->fields)) {
+          int64_t i = c->sample_index++;
           if (c->time < c->t_lo || c->time > c->t_hi) continue;
           auto it = c->series.find(series);
           if (it == c->series.end()) continue;
           c->row_series = &it->second;
+          c->rowid = -((c->record_id << 24) | i) - 1;  // records hold fewer than 2^24 points
           return SQLITE_OK;
         }
         c->record_open = false;
@@ -302,6 +312,7 @@ int Advance(Cursor* c) {
                                   c->record.status().message());
         }
         c->record_open = true;
+        c->sample_index = 0;
         continue;
       }
       if (rc != SQLITE_DONE)
@@ -362,7 +373,6 @@ int Filter(sqlite3_vtab_cursor* cur, int, const char* plan, int argc, sqlite3_va
 int Next(sqlite3_vtab_cursor* cur) {
   auto* c = reinterpret_cast<Cursor*>(cur);
   c->json_ready = false;
-  ++c->rowid;
   return Advance(c);
 }
 

@@ -1,7 +1,13 @@
 #include "store/sqlite_store.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <simdjson.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +22,7 @@ namespace {
 
 constexpr int kSchemaVersion = 3;
 constexpr size_t kMaxRecordBytes = 8 << 20;  // a WAL record is cut at this raw size
+constexpr uint64_t kHardLimit = 4;           // × max_queue_bytes: writes are refused
 
 // auto_vacuum takes effect only before the first table is created: new stores shrink their
 // file when retention frees pages; converted ones reuse the pages instead.
@@ -310,6 +317,24 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(StoreOptions options) {
   if (!options.now_ns) options.now_ns = SystemNowNs;
   options.chunk_max_age_ns =
       std::max<int64_t>(1, std::min(options.chunk_max_age_ns, options.retention_ns / 8));
+  // One writer per store: a second agent on the same root would fold from stale open chunks.
+  // flock, not SQLite's exclusive locking mode, so `pythond query` and the page still read.
+  std::string lock_path = options.path.string() + ".lock";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    return Status::IoError("cannot open " + lock_path + ": " + std::strerror(errno));
+  }
+  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(lock_fd);
+    if (err == EWOULDBLOCK) {
+      return Status::Unavailable("store " + options.path.string() +
+                                 " is open for writing by another process (another agent on "
+                                 "this root? its lock: " +
+                                 lock_path + ")");
+    }
+    return Status::IoError("cannot lock " + lock_path + ": " + std::strerror(err));
+  }
   sqlite3* db = nullptr;
   int rc =
       sqlite3_open_v2(options.path.c_str(), &db,
@@ -317,10 +342,12 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(StoreOptions options) {
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
+    ::close(lock_fd);
     return Status::IoError("cannot open store " + options.path.string() + ": " + msg);
   }
-  auto close_with = [&db, &options](const Status& s) {
+  auto close_with = [&db, &options, lock_fd](const Status& s) {
     sqlite3_close(db);
+    ::close(lock_fd);
     return Status::IoError("store " + options.path.string() + ": " + s.message());
   };
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
@@ -355,6 +382,7 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(StoreOptions options) {
     }
   }
   auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(options), db));
+  store->lock_fd_ = lock_fd;
   struct {
     const char* sql;
     Stmt* stmt;
@@ -413,6 +441,7 @@ SqliteStore::~SqliteStore() {
   insert_chunk_.reset();
   update_chunk_.reset();
   sqlite3_close(db_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 Status SqliteStore::Write(model::PointBatchPtr batch) { return Enqueue(std::move(batch), nullptr); }
@@ -427,7 +456,9 @@ Status SqliteStore::Enqueue(model::PointBatchPtr batch, std::function<void(Statu
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Status::FailedPrecondition("store is stopped");
-    if (pending_bytes_ + bytes > static_cast<uint64_t>(options_.max_queue_bytes) &&
+    // HasRoom() turns false at max_queue_bytes (the HTTP server then holds bodies back);
+    // writes that were admitted just before may take it up to the hard limit.
+    if (pending_bytes_ + bytes > static_cast<uint64_t>(options_.max_queue_bytes) * kHardLimit &&
         !pending_.empty()) {
       return Status::ResourceExhausted("store backlog is full (" +
                                        std::to_string(pending_bytes_ >> 20) + " MiB queued)");
@@ -497,17 +528,24 @@ void SqliteStore::WriterLoop() {
     uint64_t committed_before;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      // After a failed fold, nothing but new batches or Stop() wakes the writer before
+      // fold_retry_at_ns_ (no spinning on a store that stays locked or full).
       auto fold_due = Clock::time_point(std::chrono::nanoseconds(
-          wal_points_ > 0 ? oldest_wal_ns_ + options_.fold_interval_ns : INT64_MAX / 2));
+          wal_points_ > 0 ? std::max(oldest_wal_ns_ + options_.fold_interval_ns, fold_retry_at_ns_)
+                          : INT64_MAX / 2));
       wake_.wait_until(lock, std::min(next_maintenance, fold_due), [&] {
-        return stopping_ || !pending_.empty() || fold_target_ > folded_seq_;
+        return stopping_ || !pending_.empty() ||
+               (fold_target_ > folded_seq_ && SteadyNowNs() >= fold_retry_at_ns_);
       });
+      // The batches stay counted in pending_bytes_ until committed: they hold memory, and
+      // HasRoom() must stay false while a slow commit runs.
       batches.swap(pending_);
-      pending_bytes_ = 0;
       stop = stopping_;
       committed_before = written_seq_;
     }
     uint64_t taken = batches.size();
+    uint64_t taken_bytes = 0;
+    for (const Pending& p : batches) taken_bytes += p.bytes;
     if (!batches.empty()) {
       Status s = Commit(batches);
       std::deque<Pending> failed;
@@ -543,7 +581,10 @@ void SqliteStore::WriterLoop() {
         batches.swap(retry);
         if (batches.empty()) s = Status::Ok();
       }
+      uint64_t kept_bytes = 0;
+      for (const Pending& p : batches) kept_bytes += p.bytes;
       std::unique_lock<std::mutex> lock(mu_);
+      pending_bytes_ -= s.ok() ? taken_bytes : taken_bytes - kept_bytes;
       if (s.ok()) {
         written_seq_ += taken;
         retry_delay_ = std::chrono::milliseconds(0);
@@ -576,8 +617,7 @@ void SqliteStore::WriterLoop() {
           drained_.notify_all();
         } else {
           for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
-            pending_bytes_ += it->bytes;
-            pending_.push_front(std::move(*it));
+            pending_.push_front(std::move(*it));  // still counted in pending_bytes_
           }
           wake_.wait_for(lock, retry_delay_, [&] { return false; });
         }

@@ -36,9 +36,11 @@ struct StoreOptions {
   std::filesystem::path path;
   int64_t retention_ns = 7 * 86400e9;  // chunks whose newest point arrived before are deleted
   int64_t max_size_bytes = 0;          // 0: no cap; else the oldest chunks go first
-  int64_t max_queue_bytes = 16 << 20;  // accepted batches waiting for their commit
-  bool sync_full = false;              // synchronous=FULL: survive power loss, not only a crash
-  int busy_timeout_ms = 5000;          // how long one statement waits for another process's lock
+  // Accepted batches waiting for their commit: HasRoom() is false from here (the HTTP server
+  // then holds request bodies back); Write() refuses beyond 4× this.
+  int64_t max_queue_bytes = 16 << 20;
+  bool sync_full = false;      // synchronous=FULL: survive power loss, not only a crash
+  int busy_timeout_ms = 5000;  // how long one statement waits for another process's lock
   // Fold WAL records into chunks when they hold this many points, or when the oldest is this
   // old (and always before stopping).
   int64_t fold_points = 200'000;
@@ -75,13 +77,14 @@ class SqliteStore : public outputs::Output {
  public:
   // Creates the folder, opens (or creates) the database, converts an older schema (1 or 2),
   // applies the schema and starts the writer thread. Errors: kIoError when the file cannot be
-  // opened or is not a pythond store.
+  // opened or is not a pythond store; kUnavailable when another process has it open for
+  // writing (<path>.lock is locked).
   static StatusOr<std::unique_ptr<SqliteStore>> Open(StoreOptions options);
   ~SqliteStore() override;  // Stop()s
 
   std::string_view name() const override { return "store"; }
   // Queues the batch; it is durable once a later Flush() returns. kResourceExhausted when the
-  // backlog is full, kFailedPrecondition once stopped.
+  // backlog is over 4× max_queue_bytes, kFailedPrecondition once stopped.
   Status Write(model::PointBatchPtr batch) override;
   // `done` runs once the batch is committed (through options.post; on the writer thread when
   // unset): OK, or the error that kept it out — at once (on the caller's thread) when the
@@ -121,7 +124,8 @@ class SqliteStore : public outputs::Output {
   void Complete(std::deque<Pending>& done, const Status& s);
 
   const StoreOptions options_;
-  sqlite3* db_;  // owned; used only on the writer thread after Open
+  sqlite3* db_;       // owned; used only on the writer thread after Open
+  int lock_fd_ = -1;  // owned: flock(LOCK_EX) on <path>.lock while the store is open
   // Writer thread only:
   struct StmtFinalizer {
     void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }

@@ -460,6 +460,53 @@ TEST(SqliteStoreTest, SchemaTwoIsConverted) {
             "n\n0\n");
 }
 
+TEST(SqliteStoreTest, OneWriterPerStore) {
+  testing::TempDir dir;
+  StoreOptions o;
+  o.path = dir.path() / "s.db";
+  auto first = SqliteStore::Open(o);
+  ASSERT_TRUE(first.ok());
+  auto second = SqliteStore::Open(o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(second.status().message(), HasSubstr("another process"));
+  (*first)->Stop();
+  first->reset();
+  EXPECT_TRUE(SqliteStore::Open(o).ok());  // released with the first
+}
+
+TEST(SqliteStoreTest, OrAcrossColumnsAndCollationsKeepEveryRow) {
+  testing::TempDir dir;
+  StoreOptions o;
+  o.path = dir.path() / "s.db";
+  o.fold_interval_ns = int64_t{3600} * 1'000'000'000;
+  o.fold_points = 1'000'000;
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        (*store)
+            ->Write(Batch(model::Category::kMetric, "in", {Pt("a", {}, {{"v", int64_t{i}}}, i)}))
+            .ok());
+    ASSERT_TRUE(
+        (*store)
+            ->Write(Batch(model::Category::kMetric, "other", {Pt("b", {}, {{"v", int64_t{i}}}, i)}))
+            .ok());
+  }
+  (*store)->Flush();
+  // SQLite answers OR on two columns with two scans and drops rows whose rowid it has seen.
+  const std::string sql =
+      "SELECT count(*) AS n FROM points WHERE measurement = 'a' OR input = 'other'";
+  EXPECT_EQ(Query(o.path, sql), "n\n6\n");  // from the WAL records
+  (*store)->FoldNow();
+  EXPECT_EQ(Query(o.path, sql), "n\n6\n");  // from chunks
+  EXPECT_EQ(
+      Query(o.path, "SELECT count(*) AS n FROM points WHERE measurement = 'A' COLLATE NOCASE"),
+      "n\n3\n");
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n FROM points WHERE input = 'in  ' COLLATE RTRIM"),
+            "n\n3\n");
+}
+
 TEST(QueryTest, ReadOnlyOneStatementAndJson) {
   testing::TempDir dir;
   auto store = SqliteStore::Open({dir.path() / "s.db"});

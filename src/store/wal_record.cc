@@ -65,7 +65,8 @@ void WalRecordWriter::Clear() {
 std::string WalRecordWriter::Finish(int level) {
   std::string out;
   out.push_back(static_cast<char>(kWalMagic));
-  if (body_.size() >= kZstdMin) {
+  // A body the reader would refuse to inflate (over kMaxBody) stays uncompressed.
+  if (body_.size() >= kZstdMin && body_.size() <= kMaxBody) {
     std::string packed(ZSTD_compressBound(body_.size()), '\0');
     size_t z = ZSTD_compress(packed.data(), packed.size(), body_.data(), body_.size(), level);
     if (!ZSTD_isError(z) && z < body_.size()) {
@@ -109,6 +110,10 @@ Status WalRecordReader::Open(std::string_view record) {
     uint64_t len;
     if (!GetVarint(record, &len) || len > kMaxBody) {
       Corrupt("bad body length");
+      return status_;
+    }
+    if (ZSTD_getFrameContentSize(record.data(), record.size()) != len) {
+      Corrupt("zstd frame size differs from the body length");
       return status_;
     }
     owned_.resize(len);
