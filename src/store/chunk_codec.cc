@@ -127,22 +127,6 @@ static_assert(std::is_same_v<std::variant_alternative_t<6, model::FieldValue>, m
 
 // ---- bits and varints ----
 
-void BitWriter::Write(uint64_t value, int bits) {
-  if (bits < 64) value &= (1ull << bits) - 1;
-  while (bits > 0) {
-    if (free_ == 0) {
-      bytes_.push_back(0);
-      free_ = 8;
-    }
-    int take = std::min(bits, free_);
-    uint64_t part = (value >> (bits - take)) & ((1ull << take) - 1);
-    bytes_.back() = static_cast<char>(static_cast<uint8_t>(bytes_.back()) |
-                                      static_cast<uint8_t>(part << (free_ - take)));
-    free_ -= take;
-    bits -= take;
-  }
-}
-
 uint64_t BitReader::Read(int bits) {
   uint64_t out = 0;
   while (bits > 0) {
@@ -249,6 +233,12 @@ bool DecodeArray(std::string_view in, model::Array* array) {
 
 // ---- builder ----
 
+// Looks strings up by string_view, without a temporary std::string.
+struct TransparentHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 struct ChunkBuilder::Column {
   std::string key;
   ColumnType type;
@@ -259,7 +249,8 @@ struct ChunkBuilder::Column {
   uint64_t prev_bits = 0;  // float
   int prev_k = -1;         // float: previous value's decimal exponent, -1 when raw
   int64_t prev_m = 0;
-  std::unordered_map<std::string, uint32_t> dict;  // string, bytes, array
+  std::unordered_map<std::string, uint32_t, TransparentHash, std::equal_to<>>
+      dict;  // string, bytes, array
   size_t dict_size = 0;
   std::string heap;
   std::string scratch;
@@ -314,7 +305,7 @@ struct ChunkBuilder::Column {
         break;
       default: {
         std::string_view bytes = ValueBytes(v, scratch);
-        if (auto it = dict.find(std::string(bytes)); it != dict.end()) {
+        if (auto it = dict.find(bytes); it != dict.end()) {
           values.WriteBit(false);
           values.Write(it->second, IndexWidth(dict_size));
         } else {
@@ -343,10 +334,10 @@ size_t ChunkBuilder::encoded_bytes() const {
 }
 
 size_t ChunkBuilder::memory_bytes() const {
-  size_t n = sizeof(*this) + times_.bytes().capacity();
+  size_t n = sizeof(*this) + times_.capacity();
   for (const auto& c : columns_) {
-    n += sizeof(Column) + c->key.capacity() + c->presence.bytes().capacity() +
-         c->values.bytes().capacity() + c->heap.capacity() + c->dict.size() * 48;
+    n += sizeof(Column) + c->key.capacity() + c->presence.capacity() + c->values.capacity() +
+         c->heap.capacity() + c->dict.size() * 48;
   }
   return n;
 }
@@ -419,17 +410,17 @@ std::string ChunkBuilder::Finish() const {
     body.push_back(static_cast<char>(c->type));
   }
   PutVarint(body, times_.byte_size());
-  body += times_.bytes();
+  times_.AppendTo(body);
   size_t heap = 0;
   for (const auto& c : columns_) {
     if (c->present == n_) {
       body.push_back(static_cast<char>(kPresenceAll));
     } else {
       body.push_back(static_cast<char>(kPresenceBitmap));
-      body += c->presence.bytes();  // ceil(n/8) bytes
+      c->presence.AppendTo(body);  // ceil(n/8) bytes
     }
     PutVarint(body, c->values.byte_size());
-    body += c->values.bytes();
+    c->values.AppendTo(body);
     if (c->type >= ColumnType::kString) {
       PutVarint(body, c->heap.size());
       body += c->heap;

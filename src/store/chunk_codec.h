@@ -41,19 +41,42 @@ ColumnType TypeOf(const model::FieldValue& v);
 // Appends bits most significant first. Bits past the last whole byte are zero-padded on output.
 class BitWriter {
  public:
-  void Write(uint64_t value, int bits);  // the low `bits` bits of value, 0 <= bits <= 64
+  // The low `bits` bits of value, 0 <= bits <= 64.
+  void Write(uint64_t value, int bits) {
+    if (bits > 56) {
+      Write(value >> 32, bits - 32);
+      value &= 0xffffffffu;
+      bits = 32;
+    } else if (bits < 64) {
+      value &= (uint64_t{1} << bits) - 1;
+    }
+    acc_ = (acc_ << bits) | value;  // acc_ holds fewer than 8 bits before this
+    acc_bits_ += bits;
+    while (acc_bits_ >= 8) {
+      acc_bits_ -= 8;
+      bytes_.push_back(static_cast<char>(acc_ >> acc_bits_));
+    }
+    acc_ &= (uint64_t{1} << acc_bits_) - 1;
+  }
   void WriteBit(bool bit) { Write(bit ? 1 : 0, 1); }
-  size_t bit_count() const { return bytes_.size() * 8 - free_; }
-  size_t byte_size() const { return bytes_.size(); }
-  const std::string& bytes() const { return bytes_; }
-  void Clear() {
-    bytes_.clear();
-    free_ = 0;
+  size_t bit_count() const { return bytes_.size() * 8 + acc_bits_; }
+  size_t byte_size() const { return bytes_.size() + (acc_bits_ > 0); }
+  size_t capacity() const { return bytes_.capacity(); }
+  // The bytes written so far, the last one zero-padded.
+  void AppendTo(std::string& out) const {
+    out += bytes_;
+    if (acc_bits_ > 0) out.push_back(static_cast<char>(acc_ << (8 - acc_bits_)));
+  }
+  std::string bytes() const {
+    std::string out;
+    AppendTo(out);
+    return out;
   }
 
  private:
-  std::string bytes_;
-  int free_ = 0;  // unused low bits of the last byte
+  std::string bytes_;  // whole bytes
+  uint64_t acc_ = 0;   // the last acc_bits_ (< 8) bits written
+  int acc_bits_ = 0;
 };
 
 // Reads what BitWriter wrote. Reading past the end sets overrun() and yields zero bits.

@@ -283,6 +283,7 @@ struct SqliteStore::OpenChunk {
   int64_t first_received = 0;
   int64_t last_received = 0;
   bool dirty = false;
+  uint64_t last_fold = 0;  // the fold that last appended to it
 };
 
 uint64_t ApproximateBytes(const model::PointBatch& batch) {
@@ -664,7 +665,10 @@ void SqliteStore::WriterLoop() {
       if (wal_points_ > 0) ++stop_retries_;
     }
   }
-  // Fold the WAL file back so a reader without write access sees everything.
+  // Give the pages the folded WAL records used back to the file system (auto_vacuum
+  // incremental; a converted store keeps them for reuse), then fold the WAL file back so a
+  // reader without write access sees everything.
+  sqlite3_exec(db_, "PRAGMA incremental_vacuum", nullptr, nullptr, nullptr);
   sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
   UpdateSizes();
   std::lock_guard<std::mutex> lock(mu_);
@@ -672,12 +676,25 @@ void SqliteStore::WriterLoop() {
   drained_.notify_all();
 }
 
-StatusOr<int64_t> SqliteStore::SeriesId(std::string_view category, const std::string& measurement,
-                                        const std::string& tags, const std::string& input) {
+StatusOr<int64_t> SqliteStore::SeriesId(std::string_view category, const model::Point& point,
+                                        const std::string& input) {
+  // The cache key: every part length-prefixed (so no two tag sets share a key), built without
+  // the JSON text, which only a miss needs.
+  auto put = [this](std::string_view part) {
+    auto n = static_cast<uint32_t>(part.size());
+    series_key_.append(reinterpret_cast<const char*>(&n), sizeof n).append(part);
+  };
   series_key_.clear();
-  series_key_.append(category).append(1, '\0').append(measurement).append(1, '\0');
-  series_key_.append(tags).append(1, '\0').append(input);
+  put(category);
+  put(point.measurement);
+  put(input);
+  for (const model::Tag& t : point.tags) {
+    put(t.key);
+    put(t.value);
+  }
   if (auto it = series_ids_.find(series_key_); it != series_ids_.end()) return it->second;
+  const std::string& measurement = point.measurement;
+  std::string tags = model::TagsToJson(point.tags);
 
   auto bind = [&](sqlite3_stmt* st) {
     sqlite3_bind_text(st, 1, measurement.data(), measurement.size(), SQLITE_STATIC);
@@ -738,13 +755,11 @@ Status SqliteStore::Commit(const std::deque<Pending>& batches) {
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? Status::Ok() : SqliteFailure(db_, "insert WAL record");
   };
-  std::string tags;
   for (const Pending& pending : batches) {
     const model::PointBatch& batch = *pending.batch;
     std::string_view category = model::CategoryName(batch.category);
     for (const auto& p : batch.points) {
-      tags = model::TagsToJson(p.tags);
-      auto series = SeriesId(category, p.measurement, tags, batch.input);
+      auto series = SeriesId(category, p, batch.input);
       if (!series.ok()) return fail(series.status());
       record.Add(*series, p.time_ns, p.fields);
       ++points;
@@ -906,6 +921,7 @@ Status SqliteStore::Fold() {
       }
       c->last_received = std::max(c->last_received, received);
       c->dirty = true;
+      c->last_fold = fold_serial_;
       ++points;
     }
     if (!record.status().ok()) {
@@ -937,10 +953,20 @@ Status SqliteStore::Fold() {
       ++it;
     }
   }
-  if (open_bytes_ > options_.max_open_chunk_bytes) {
-    open_.clear();
-    open_bytes_ = 0;
+  // Over the budget: drop the chunks this fold did not touch first, then others, until it fits
+  // (a dropped chunk is read back from its row when its series gets points again).
+  for (int pass = 0; pass < 2 && open_bytes_ > options_.max_open_chunk_bytes; ++pass) {
+    for (auto it = open_.begin();
+         it != open_.end() && open_bytes_ > options_.max_open_chunk_bytes;) {
+      if (pass == 0 && it->second->last_fold == fold_serial_) {
+        ++it;
+        continue;
+      }
+      open_bytes_ -= std::min(open_bytes_, it->second->builder.memory_bytes());
+      it = open_.erase(it);
+    }
   }
+  ++fold_serial_;
   std::lock_guard<std::mutex> lock(mu_);
   ++stats_.folds;
   stats_.points_folded += points;

@@ -112,8 +112,8 @@ class SqliteStore : public outputs::Output {
   Status Enqueue(model::PointBatchPtr batch, std::function<void(Status)> done);
   void WriterLoop();
   Status Commit(const std::deque<Pending>& batches);
-  StatusOr<int64_t> SeriesId(std::string_view category, const std::string& measurement,
-                             const std::string& tags, const std::string& input);
+  StatusOr<int64_t> SeriesId(std::string_view category, const model::Point& point,
+                             const std::string& input);
   Status Fold();
   Status WriteChunk(int64_t series_id, OpenChunk& chunk);
   StatusOr<OpenChunk*> FindOpenChunk(int64_t series_id, int64_t now);
@@ -141,6 +141,7 @@ class SqliteStore : public outputs::Output {
   // Open chunks by series id (a cache of the newest, not yet full chunk of each series).
   std::unordered_map<int64_t, std::unique_ptr<OpenChunk>> open_;
   size_t open_bytes_ = 0;
+  uint64_t fold_serial_ = 1;
   int64_t wal_points_ = 0;        // committed, not folded
   int64_t oldest_wal_ns_ = 0;     // steady-clock time of the oldest unfolded commit
   int64_t fold_retry_at_ns_ = 0;  // steady ns: after a failed fold, wait before the next

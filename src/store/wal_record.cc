@@ -142,7 +142,6 @@ bool WalRecordReader::Next(int64_t* series_id, int64_t* time_ns,
     if (i_ == count_ && status_.ok() && !in_.empty()) return Corrupt("trailing bytes");
     return false;
   }
-  fields->clear();
   uint64_t id, zz, nfields;
   if (!GetVarint(in_, &id) || !GetVarint(in_, &zz) || !GetVarint(in_, &nfields) ||
       nfields > in_.size()) {
@@ -152,14 +151,17 @@ bool WalRecordReader::Next(int64_t* series_id, int64_t* time_ns,
   prev_time_ =
       static_cast<int64_t>(static_cast<uint64_t>(prev_time_) + static_cast<uint64_t>(UnZigZag(zz)));
   *time_ns = prev_time_;
+  // The caller's vector is reused: keys and strings keep their buffers from sample to sample.
+  fields->resize(nfields);
   for (uint64_t f = 0; f < nfields; ++f) {
     uint64_t len;
     if (!GetVarint(in_, &len) || len >= in_.size()) return Corrupt("truncated field key");
-    std::string key(in_.substr(0, len));
+    model::Field& field = (*fields)[f];
+    field.key.assign(in_.data(), len);
     in_.remove_prefix(len);
     auto type = static_cast<uint8_t>(in_[0]);
     in_.remove_prefix(1);
-    model::FieldValue value;
+    model::FieldValue& value = field.value;
     uint64_t v;
     switch (type) {
       case 1:
@@ -191,7 +193,11 @@ bool WalRecordReader::Next(int64_t* series_id, int64_t* time_ns,
         std::string_view bytes = in_.substr(0, len);
         in_.remove_prefix(len);
         if (type == 5) {
-          value = std::string(bytes);
+          if (auto* str = std::get_if<std::string>(&value)) {
+            str->assign(bytes.data(), bytes.size());
+          } else {
+            value = std::string(bytes);
+          }
         } else if (type == 6) {
           value = model::Bytes{std::string(bytes)};
         } else {
@@ -204,7 +210,6 @@ bool WalRecordReader::Next(int64_t* series_id, int64_t* time_ns,
       default:
         return Corrupt("unknown field type " + std::to_string(type));
     }
-    fields->push_back(model::Field{std::move(key), std::move(value)});
   }
   ++i_;
   if (i_ == count_ && !in_.empty()) return Corrupt("trailing bytes");
