@@ -54,12 +54,14 @@ fi
 # src/common and src/model (they depend on nothing else) and the body decoder.
 mkdir -p "$OUT/obj"
 sources=()
-for f in src/common/*.cc src/model/*.cc src/ingest/body_decoder.cc; do
+for f in src/common/*.cc src/model/*.cc src/ingest/body_decoder.cc src/store/chunk_codec.cc \
+  src/store/wal_record.cc; do
   case "$f" in *_test.cc) continue ;; esac
   sources+=("$f")
 done
 # Rebuild an object when its source, or any header it may include, is newer.
-newest_header=$(find src/common src/model src/ingest/body_decoder.h fuzz -name '*.h' -printf '%T@\n' |
+newest_header=$(find src/common src/model src/ingest/body_decoder.h src/store/chunk_codec.h \
+  src/store/wal_record.h fuzz -name '*.h' -printf '%T@\n' |
   sort -n | tail -1)
 stale=()
 for f in "${sources[@]}"; do

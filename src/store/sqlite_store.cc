@@ -999,19 +999,25 @@ void SqliteStore::ExpireOld() {
   }
   sqlite3_finalize(count);
   if (points == 0) return;
-  std::string sql = "DELETE FROM chunks WHERE last_received < " + std::to_string(cutoff);
-  if (Status s = Exec(db_, sql.c_str(), "retention"); !s.ok()) {
+  if (!DeleteChunks("last_received < " + std::to_string(cutoff), "retention", points)) return;
+  LOG_INFO("store: retention deleted {} point(s) that arrived more than {} s ago", points,
+           options_.retention_ns / 1'000'000'000);
+}
+
+bool SqliteStore::DeleteChunks(const std::string& where, const char* why, int64_t points) {
+  std::string sql = "DELETE FROM chunks WHERE " + where;
+  if (Status s = Exec(db_, sql.c_str(), why); !s.ok()) {
     LOG_ERROR("store: {}", s.message());
-    return;
+    return false;
   }
+  // Cached open chunks may be among them; series may have lost their last chunk.
   open_.clear();
   open_bytes_ = 0;
   DeleteEmptySeries();
   sqlite3_exec(db_, "PRAGMA incremental_vacuum", nullptr, nullptr, nullptr);
-  LOG_INFO("store: retention deleted {} point(s) that arrived more than {} s ago", points,
-           options_.retention_ns / 1'000'000'000);
   std::lock_guard<std::mutex> lock(mu_);
   stats_.rows_expired += points;
+  return true;
 }
 
 void SqliteStore::EnforceMaxSize() {
@@ -1034,20 +1040,10 @@ void SqliteStore::EnforceMaxSize() {
   }
   sqlite3_finalize(st);
   if (last_id < 0) return;
-  std::string sql = "DELETE FROM chunks WHERE id <= " + std::to_string(last_id);
-  if (Status s = Exec(db_, sql.c_str(), "size cap"); !s.ok()) {
-    LOG_ERROR("store: {}", s.message());
-    return;
-  }
-  open_.clear();
-  open_bytes_ = 0;
-  DeleteEmptySeries();
-  sqlite3_exec(db_, "PRAGMA incremental_vacuum", nullptr, nullptr, nullptr);
+  if (!DeleteChunks("id <= " + std::to_string(last_id), "size cap", points)) return;
   sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
   LOG_WARN("store: over max_size ({} KiB used, cap {} KiB): deleted the {} oldest point(s)",
            used >> 10, options_.max_size_bytes >> 10, points);
-  std::lock_guard<std::mutex> lock(mu_);
-  stats_.rows_expired += points;
 }
 
 void SqliteStore::UpdateSizes() {

@@ -118,6 +118,8 @@ class SqliteStore : public outputs::Output {
   Status WriteChunk(int64_t series_id, OpenChunk& chunk);
   StatusOr<OpenChunk*> FindOpenChunk(int64_t series_id, int64_t now);
   void ExpireOld();
+  // Deletes the chunks matching `where` (SQL), which hold `points`; false (logged) on failure.
+  bool DeleteChunks(const std::string& where, const char* why, int64_t points);
   void EnforceMaxSize();
   void DeleteEmptySeries();
   void UpdateSizes();
