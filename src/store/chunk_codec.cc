@@ -248,6 +248,8 @@ struct ChunkBuilder::Column {
   uint64_t prev_int = 0;   // int and uint: previous value's bits
   uint64_t prev_bits = 0;  // float
   int prev_k = -1;         // float: previous value's decimal exponent, -1 when raw
+  int window_lead = 0;     // float: the last XOR window (leading zeros, meaningful bits)
+  int window_len = 0;      // 0: none yet
   int64_t prev_m = 0;
   std::unordered_map<std::string, uint32_t, TransparentHash, std::equal_to<>>
       dict;  // string, bytes, array
@@ -289,11 +291,19 @@ struct ChunkBuilder::Column {
             values.WriteBit(false);
           } else {
             int lead = std::countl_zero(x), trail = std::countr_zero(x);
-            int len = 64 - lead - trail;
-            values.WriteBit(true);
-            values.Write(lead, 6);
-            values.Write(len - 1, 6);
-            values.Write(x >> trail, len);
+            if (window_len > 0 && lead >= window_lead && trail >= 64 - window_lead - window_len) {
+              // Inside the previous window (Gorilla's reuse): no header.
+              values.Write(0b10, 2);
+              values.Write(x >> (64 - window_lead - window_len), window_len);
+            } else {
+              int len = 64 - lead - trail;
+              values.Write(0b11, 2);
+              values.Write(lead, 6);
+              values.Write(len - 1, 6);
+              values.Write(x >> trail, len);
+              window_lead = lead;
+              window_len = len;
+            }
           }
           prev_k = -1;
         }
@@ -459,6 +469,8 @@ struct ChunkReader::Column {
   uint64_t prev_int = 0;
   uint64_t prev_bits = 0;
   int prev_k = -1;
+  int window_lead = 0;
+  int window_len = 0;
   int64_t prev_m = 0;
 
   bool Has(size_t i) const {
@@ -587,10 +599,16 @@ bool ChunkReader::Next(int64_t* time_ns, std::vector<model::Field>* fields) {
         } else {
           uint64_t x = 0;
           if (r.ReadBit()) {
-            int lead = static_cast<int>(r.Read(6));
-            int len = static_cast<int>(r.Read(6)) + 1;
-            if (lead + len > 64) return Corrupt("bad float width in " + c->key);
-            x = r.Read(len) << (64 - lead - len);
+            if (r.ReadBit()) {
+              c->window_lead = static_cast<int>(r.Read(6));
+              c->window_len = static_cast<int>(r.Read(6)) + 1;
+              if (c->window_lead + c->window_len > 64) {
+                return Corrupt("bad float width in " + c->key);
+              }
+            } else if (c->window_len == 0) {
+              return Corrupt("float reuses a missing window in " + c->key);
+            }
+            x = r.Read(c->window_len) << (64 - c->window_lead - c->window_len);
           }
           d = std::bit_cast<double>(c->prev_bits ^ x);
           c->prev_k = -1;

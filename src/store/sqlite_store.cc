@@ -27,6 +27,7 @@ constexpr uint64_t kHardLimit = 4;           // × max_queue_bytes: writes are r
 // auto_vacuum takes effect only before the first table is created: new stores shrink their
 // file when retention frees pages; converted ones reuse the pages instead.
 constexpr const char* kPragmas = R"sql(
+PRAGMA page_size=16384;                -- new stores: chunks of a few KiB pack with less slack
 PRAGMA auto_vacuum=INCREMENTAL;
 PRAGMA journal_mode=WAL;
 PRAGMA wal_autocheckpoint=2048;        -- 8 MiB of WAL pages

@@ -43,13 +43,13 @@ struct StoreOptions {
   int busy_timeout_ms = 5000;  // how long one statement waits for another process's lock
   // Fold WAL records into chunks when they hold this many points, or when the oldest is this
   // old (and always before stopping).
-  int64_t fold_points = 200'000;
+  int64_t fold_points = 1'000'000;
   int64_t fold_interval_ns = 5'000'000'000;
   ChunkLimits chunk_limits;
   // A chunk takes new points for at most this long after its first (then a new one starts);
   // capped at retention/8 so retention drops data in fine steps.
   int64_t chunk_max_age_ns = 3600e9;
-  size_t max_open_chunk_bytes = 16 << 20;  // open chunks kept in memory between folds
+  size_t max_open_chunk_bytes = 32 << 20;  // open chunks kept in memory between folds
   // Runs a write's completion on the caller's thread (the agent posts to its event loop);
   // unset: completions run on the writer thread.
   std::function<void(std::function<void()>)> post;
