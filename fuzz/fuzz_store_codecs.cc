@@ -34,7 +34,8 @@ bool SameValue(const pythond::model::FieldValue& a, const pythond::model::FieldV
     auto* ya = std::get_if<pythond::model::Array>(&b);
     if (!ya || xa->values.size() != ya->values.size()) return false;
     for (size_t i = 0; i < xa->values.size(); ++i) {
-      const auto *xd = std::get_if<double>(&xa->values[i]), *yd = std::get_if<double>(&ya->values[i]);
+      const auto *xd = std::get_if<double>(&xa->values[i]),
+                 *yd = std::get_if<double>(&ya->values[i]);
       if (xd && yd) {
         if (std::bit_cast<uint64_t>(*xd) != std::bit_cast<uint64_t>(*yd)) return false;
       } else if (!(xa->values[i] == ya->values[i])) {

@@ -172,6 +172,9 @@ class ExpectContinueTest(unittest.TestCase):
     @unittest.skipUnless(os.path.exists(CURL), "no " + CURL)
     def test_curl_large_body_does_not_stall(self):
         body, lines = line_protocol("expect_curl", 1300 * 1000)
+        # The earlier tests' bodies committed: a full store queue would hold this request back
+        # (backpressure, test_backpressure.py) and curl would wait out its 1 s for that reason.
+        wait_for(lambda: self.agent.stats()["store"]["queued_bytes"] == 0, 30, "an idle store")
         with tempfile.NamedTemporaryFile(suffix=".lp") as f:
             f.write(body)
             f.flush()
