@@ -22,7 +22,9 @@ namespace {
 
 constexpr int kSchemaVersion = 3;
 constexpr size_t kMaxRecordBytes = 8 << 20;  // a WAL record is cut at this raw size
-constexpr uint64_t kHardLimit = 4;           // × max_queue_bytes: writes are refused
+constexpr uint64_t kHardLimit = 4;
+constexpr int64_t kFoldSliceNs = 100'000'000;  // a fold gives the writes their turn after this // ×
+                                               // max_queue_bytes: writes are refused
 
 // auto_vacuum takes effect only before the first table is created: new stores shrink their
 // file when retention frees pages; converted ones reuse the pages instead.
@@ -641,7 +643,7 @@ void SqliteStore::WriterLoop() {
       folded_now = s.ok();
       std::lock_guard<std::mutex> lock(mu_);
       if (s.ok()) {
-        folded_seq_ = committed_before;
+        if (fold_complete_) folded_seq_ = committed_before;
         fold_retry_at_ns_ = 0;
       } else {
         fold_retry_at_ns_ = SteadyNowNs() + 1'000'000'000;  // the WAL keeps the points meanwhile
@@ -870,6 +872,7 @@ Status SqliteStore::WriteChunk(int64_t series_id, OpenChunk& c) {
 }
 
 Status SqliteStore::Fold() {
+  fold_complete_ = true;
   if (wal_points_ == 0 && QueryInt(db_, "SELECT count(*) FROM wal") == 0) return Status::Ok();
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return SqliteFailure(db_, "begin fold");
@@ -881,6 +884,12 @@ Status SqliteStore::Fold() {
     return s;
   };
   sqlite3_stmt* read = select_wal_.get();
+  const int64_t fold_started = SteadyNowNs();
+  bool stopping_now;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_now = stopping_;
+  }
   int64_t last_id = -1;
   uint64_t points = 0;
   WalRecordReader record;
@@ -929,6 +938,13 @@ Status SqliteStore::Fold() {
       LOG_ERROR("store: WAL record {} is damaged after {} point(s): {}", last_id, points,
                 record.status().message());
     }
+    // Commits wait while a fold holds the writer: a long fold stops after a whole record and
+    // commits what it folded; the next loop serves the waiting writes, then folds on.
+    if (!stopping_now && SteadyNowNs() - fold_started >= kFoldSliceNs) {
+      rc = SQLITE_DONE;
+      fold_complete_ = false;
+      break;
+    }
   }
   sqlite3_reset(read);
   if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "read the WAL"));
@@ -943,7 +959,7 @@ Status SqliteStore::Fold() {
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return fail(SqliteFailure(db_, "commit fold"));
   }
-  wal_points_ = 0;
+  wal_points_ = fold_complete_ ? 0 : std::max<int64_t>(0, wal_points_ - int64_t(points));
   // Full chunks are done; the open ones stay cached while they fit the memory budget.
   open_bytes_ = 0;
   for (auto it = open_.begin(); it != open_.end();) {
@@ -971,7 +987,7 @@ Status SqliteStore::Fold() {
   std::lock_guard<std::mutex> lock(mu_);
   ++stats_.folds;
   stats_.points_folded += points;
-  stats_.wal_points = 0;
+  stats_.wal_points = static_cast<uint64_t>(wal_points_);
   return Status::Ok();
 }
 

@@ -146,6 +146,7 @@ class SqliteStore : public outputs::Output {
   uint64_t fold_serial_ = 1;
   int64_t wal_points_ = 0;        // committed, not folded
   int64_t oldest_wal_ns_ = 0;     // steady-clock time of the oldest unfolded commit
+  bool fold_complete_ = true;     // the last Fold() folded every record (else: a slice)
   int64_t fold_retry_at_ns_ = 0;  // steady ns: after a failed fold, wait before the next
 
   mutable std::mutex mu_;            // guards everything below
