@@ -236,7 +236,8 @@ TEST(ChunkCodec, VarintsAndBits) {
   w.Write(0b101, 3);
   w.Write(~0ull, 64);
   w.Write(0, 5);
-  BitReader r(w.bytes());
+  const std::string bits = w.bytes();
+  BitReader r(bits);
   EXPECT_EQ(r.Read(3), 0b101u);
   EXPECT_EQ(r.Read(64), ~0ull);
   EXPECT_EQ(r.Read(5), 0u);

@@ -1043,21 +1043,30 @@ void SqliteStore::EnforceMaxSize() {
   int64_t used =
       (QueryInt(db_, "PRAGMA page_count") - QueryInt(db_, "PRAGMA freelist_count")) * page;
   if (used <= options_.max_size_bytes) return;
-  // Free down to 90% of the cap, oldest chunks first, so this does not run at every fold.
+  // Free down to 90% of the cap, so this does not run at every fold. The chunks whose newest
+  // point is oldest go first: an open chunk keeps its id while it grows, so id order would
+  // drop a series' newest points with its oldest.
   int64_t excess = used - options_.max_size_bytes * 9 / 10;
   sqlite3_stmt* st = nullptr;
-  int64_t last_id = -1, freed = 0, points = 0;
-  if (sqlite3_prepare_v2(db_, "SELECT id, length(data) + 48, points FROM chunks ORDER BY id", -1,
-                         &st, nullptr) == SQLITE_OK) {
+  int64_t last_t = 0, last_id = -1, freed = 0, points = 0;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT t_max, id, length(data) + 48, points FROM chunks "
+                         "ORDER BY t_max, id",
+                         -1, &st, nullptr) == SQLITE_OK) {
     while (freed < excess && sqlite3_step(st) == SQLITE_ROW) {
-      last_id = sqlite3_column_int64(st, 0);
-      freed += sqlite3_column_int64(st, 1);
-      points += sqlite3_column_int64(st, 2);
+      last_t = sqlite3_column_int64(st, 0);
+      last_id = sqlite3_column_int64(st, 1);
+      freed += sqlite3_column_int64(st, 2);
+      points += sqlite3_column_int64(st, 3);
     }
   }
   sqlite3_finalize(st);
   if (last_id < 0) return;
-  if (!DeleteChunks("id <= " + std::to_string(last_id), "size cap", points)) return;
+  if (!DeleteChunks("(t_max, id) <= (" + std::to_string(last_t) + ", " + std::to_string(last_id) +
+                        ")",
+                    "size cap", points)) {
+    return;
+  }
   sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
   LOG_WARN("store: over max_size ({} KiB used, cap {} KiB): deleted the {} oldest point(s)",
            used >> 10, options_.max_size_bytes >> 10, points);
