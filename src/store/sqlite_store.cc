@@ -1062,9 +1062,9 @@ void SqliteStore::EnforceMaxSize() {
   }
   sqlite3_finalize(st);
   if (last_id < 0) return;
-  if (!DeleteChunks("(t_max, id) <= (" + std::to_string(last_t) + ", " + std::to_string(last_id) +
-                        ")",
-                    "size cap", points)) {
+  if (!DeleteChunks(
+          "(t_max, id) <= (" + std::to_string(last_t) + ", " + std::to_string(last_id) + ")",
+          "size cap", points)) {
     return;
   }
   sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
