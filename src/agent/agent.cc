@@ -13,11 +13,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "agent/file_watcher.h"
 #include "agent/metrics_text.h"
@@ -237,6 +239,19 @@ int RunAgent(const RunOptions& options) {
   };
   api_options.stats_json = [&stats_provider] {
     return stats_provider ? stats_provider(StatsJson) : std::string("{}");
+  };
+  // Write bodies (past ApiOptions::offload_min_bytes) are decoded, parsed and checked on a pool
+  // of one thread per core; the event loop only moves bytes and counts. Each job holds the
+  // event loop open until its answer is back there.
+  asio::thread_pool parse_pool(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+  api_options.offload = [&io, &parse_pool](std::function<void()> work, std::function<void()> done) {
+    asio::post(parse_pool, [&io, work = std::move(work), done = std::move(done),
+                            guard = asio::make_work_guard(io)]() mutable {
+      thread_local bool named = false;
+      if (!named) named = pthread_setname_np(pthread_self(), "ingest-parse") == 0;
+      work();
+      asio::post(io, std::move(done));
+    });
   };
   ingest::Api api(&fanout, WallNowNs, MonoNowNs, std::move(api_options));
   ingest::HttpServerOptions http_options;
@@ -511,7 +526,8 @@ int RunAgent(const RunOptions& options) {
     reaper.ReapNow();
   }
 
-  stop_outputs();  // what was acknowledged is on disk already; undelivered records wait there
+  parse_pool.join();  // after an internal error, jobs may still hold views of requests
+  stop_outputs();     // what was acknowledged is on disk already; undelivered records wait there
   // The reader first, so that the writer's close is the last and checkpoints the WAL.
   store_reader.Stop();
   (*store)->Stop();

@@ -126,6 +126,36 @@ std::string Api::RouteName(std::string_view path) const {
   return "(other)";
 }
 
+// A write between PrepareWrite (event loop) and ParseWrite (maybe a pool thread).
+struct Api::WriteJob {
+  model::Category category = model::Category::kMetric;
+  model::Precision precision = model::Precision::kAuto;
+  BodyEncoding encoding = BodyEncoding::kIdentity;
+  std::string input;
+  std::string plugin;  // PluginKey of the request
+  std::string echo;    // "", "lp" or "json"
+  bool strict = false;
+  bool dry = false;
+  bool global_tags = true;
+  bool json = false;
+  bool pbjson = false;
+  int64_t now_ns = 0;
+  std::string_view body;           // the request's: valid until the answer is sent
+  std::string_view plugin_header;  // the same
+};
+
+// What ParseWrite found. Either `refusal` (the body is refused whole), or the points the checks
+// kept and what they found.
+struct Api::WriteOutcome {
+  std::optional<Answer> refusal;
+  std::vector<model::Point> points;
+  uint64_t checks[static_cast<size_t>(model::CheckReason::kCount)] = {};
+  uint64_t points_refused = 0;
+  size_t warning_count = 0;
+  std::string warnings;  // the first 20, for `strict` and an all-refused body
+  CheckedWrite checked;  // filled only for on_checked
+};
+
 void Api::Handle(const Request& request, Respond respond) {
   // Every answer is counted under its route, status and sizes.
   std::string_view path = request.target.substr(0, request.target.find('?'));
@@ -137,21 +167,45 @@ void Api::Handle(const Request& request, Respond respond) {
     r.bytes_out += a.body.size();
     respond(std::move(a));
   };
-  model::PointBatchPtr batch;
+  std::unique_ptr<WriteJob> job;
   const AsyncGetRoute* async = nullptr;
-  Answer answer = Route(request, &batch, &async);
+  Answer answer = Route(request, &job, &async);
   if (async) {
     (*async)(request, std::move(respond));
     return;
   }
+  if (!job) {
+    respond(std::move(answer));
+    return;
+  }
+  if (options_.offload && job->body.size() >= options_.offload_min_bytes) {
+    // Parsed on the pool; the counting and the write happen back on the event loop.
+    std::shared_ptr<WriteJob> shared(std::move(job));
+    auto outcome = std::make_shared<WriteOutcome>();
+    options_.offload([this, shared, outcome] { *outcome = ParseWrite(*shared); },
+                     [this, shared, outcome, respond = std::move(respond)]() mutable {
+                       model::PointBatchPtr batch;
+                       Answer a = FinishWrite(*shared, *outcome, &batch);
+                       if (!batch) return respond(std::move(a));
+                       Deliver(std::move(batch), std::move(shared->plugin), std::move(a),
+                               std::move(respond));
+                     });
+    return;
+  }
+  WriteOutcome outcome = ParseWrite(*job);
+  model::PointBatchPtr batch;
+  answer = FinishWrite(*job, outcome, &batch);
   if (!batch) {
     respond(std::move(answer));
     return;
   }
+  Deliver(std::move(batch), std::move(job->plugin), std::move(answer), std::move(respond));
+}
+
+void Api::Deliver(model::PointBatchPtr batch, std::string plugin, Answer answer, Respond respond) {
   // The answer waits until every sink holds the batch as safely as it promises (an output's
   // disk queue: fsynced).
   ++writes_in_flight_;
-  std::string plugin = PluginKey(request.plugin_header);
   sink_->WriteAsync(batch, [this, batch, plugin = std::move(plugin), answer = std::move(answer),
                             respond = std::move(respond)](Status s) mutable {
     --writes_in_flight_;
@@ -180,7 +234,7 @@ std::string PluginKey(std::string_view plugin_header) {
          PercentDecode(plugin_header.substr(slash + 1));
 }
 
-Answer Api::Route(const Request& request, model::PointBatchPtr* batch,
+Answer Api::Route(const Request& request, std::unique_ptr<WriteJob>* job,
                   const AsyncGetRoute** async) {
   ++stats_.requests;
   std::string_view target = request.target;
@@ -201,7 +255,7 @@ Answer Api::Route(const Request& request, model::PointBatchPtr* batch,
     if (request.method != "POST") {
       return ErrorAnswer(405, "datakit.methodNotAllowed", "use POST for /v1/write");
     }
-    return HandleWrite(path.substr(kWrite.size()), query, request, batch);
+    return PrepareWrite(path.substr(kWrite.size()), query, request, job);
   }
   if (path == "/v1/ping") return HandlePing();
   if (auto route = options_.get_routes.find(std::string(path));
@@ -234,8 +288,8 @@ Answer Api::Route(const Request& request, model::PointBatchPtr* batch,
   return ErrorAnswer(404, "datakit.routeNotFound", "no route " + std::string(path));
 }
 
-Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_query,
-                        const Request& request, model::PointBatchPtr* pending) {
+Answer Api::PrepareWrite(std::string_view category_name, std::string_view raw_query,
+                         const Request& request, std::unique_ptr<WriteJob>* job) {
   ++stats_.write_requests;
   QueryString query(raw_query);
 
@@ -299,10 +353,37 @@ Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_que
   std::string encoding_name = query.Get("encoding").value_or(std::string(request.content_encoding));
   auto encoding = ParseBodyEncoding(encoding_name);
   if (!encoding.ok()) return refuse(400, "datakit.decodeBodyFailed", encoding.status().message());
-  std::string_view body = request.body;
+
+  auto w = std::make_unique<WriteJob>();
+  w->category = *category;
+  w->precision = *precision;
+  w->encoding = *encoding;
+  w->input = std::move(input);
+  w->plugin = std::move(plugin);
+  w->echo = std::move(echo);
+  w->strict = Flag(query, "strict");
+  w->dry = Flag(query, "dry");
+  w->global_tags = !Flag(query, "ignore_global_tags") && !Flag(query, "ignore_global_host_tags");
+  std::string media = MediaType(request.content_type);
+  w->json = media == "application/json";
+  w->pbjson = media == "application/pbjson";
+  w->now_ns = now_ns_();
+  w->body = request.body;
+  w->plugin_header = request.plugin_header;
+  *job = std::move(w);
+  return Answer{};
+}
+
+Api::WriteOutcome Api::ParseWrite(const WriteJob& job) const {
+  WriteOutcome out;
+  auto refuse = [&out](int status, std::string_view code, std::string_view message) {
+    out.refusal = ErrorAnswer(status, code, message);
+    return std::move(out);
+  };
+  std::string_view body = job.body;
   std::string decoded;
-  if (*encoding != BodyEncoding::kIdentity) {
-    auto result = DecodeBody(body, *encoding, options_.max_decoded_bytes);
+  if (job.encoding != BodyEncoding::kIdentity) {
+    auto result = DecodeBody(body, job.encoding, options_.max_decoded_bytes);
     if (!result.ok()) {
       if (result.status().code() == StatusCode::kResourceExhausted) {
         return refuse(413, "datakit.bodyTooLarge", result.status().message());
@@ -316,83 +397,101 @@ Answer Api::HandleWrite(std::string_view category_name, std::string_view raw_que
     return refuse(400, "datakit.emptyBody", "the request body is empty");
   }
 
-  model::ParseOptions options{*precision, now_ns_()};
-  std::string media = MediaType(request.content_type);
-  bool json = media == "application/json";
-  bool pbjson = media == "application/pbjson";
-  model::ParseResult parsed = pbjson ? model::ParsePbJsonPoints(body, options)
-                              : json ? model::ParseJsonPoints(body, options)
-                                     : model::ParseLineProtocol(body, options);
+  model::ParseOptions options{job.precision, job.now_ns};
+  model::ParseResult parsed = job.pbjson ? model::ParsePbJsonPoints(body, options)
+                              : job.json ? model::ParseJsonPoints(body, options)
+                                         : model::ParseLineProtocol(body, options);
   if (!parsed.errors.empty()) {
-    return refuse(400, json || pbjson ? "datakit.invalidJsonPoint" : "datakit.invalidLinePoint",
-                  model::FormatParseErrors(parsed.errors, json || pbjson, 20, parsed.error_count));
+    bool json = job.json || job.pbjson;
+    return refuse(400, json ? "datakit.invalidJsonPoint" : "datakit.invalidLinePoint",
+                  model::FormatParseErrors(parsed.errors, json, 20, parsed.error_count));
   }
   if (parsed.points.empty()) {
     return refuse(400, "datakit.noPoints", "the request body holds no points");
   }
-
-  if (!Flag(query, "ignore_global_tags") && !Flag(query, "ignore_global_host_tags")) {
+  if (job.global_tags) {
     for (model::Point& p : parsed.points) AddGlobalTags(p, options_.global_tags);
   }
 
   // DataKit's point checks: repair and count, or under ?strict refuse the body.
-  bool strict = Flag(query, "strict");
-  std::string warnings;
-  size_t warning_count = 0, kept = 0;
-  CheckedWrite checked;
+  size_t kept = 0;
   for (size_t i = 0; i < parsed.points.size(); ++i) {
     model::Point& p = parsed.points[i];
-    model::CheckOutcome outcome = model::CheckPoint(*category, p, options_.check_limits);
+    model::CheckOutcome outcome = model::CheckPoint(job.category, p, options_.check_limits);
     if (options_.on_checked) {
-      for (const model::CheckWarning& w : outcome.warnings) checked.findings.push_back({i + 1, w});
-      if (outcome.refused) checked.refused.push_back(i + 1);
+      for (const model::CheckWarning& w : outcome.warnings) {
+        out.checked.findings.push_back({i + 1, w});
+      }
+      if (outcome.refused) out.checked.refused.push_back(i + 1);
     }
     for (const model::CheckWarning& w : outcome.warnings) {
-      ++input_stats.checks[static_cast<size_t>(w.reason)];
-      if (plugin_stats) ++plugin_stats->checks[static_cast<size_t>(w.reason)];
-      if (++warning_count <= 20) {
-        if (!warnings.empty()) warnings += "; ";
-        warnings += "point " + std::to_string(i + 1) + ": " + w.message;
+      ++out.checks[static_cast<size_t>(w.reason)];
+      if (++out.warning_count <= 20) {
+        if (!out.warnings.empty()) out.warnings += "; ";
+        out.warnings += "point " + std::to_string(i + 1) + ": " + w.message;
       }
     }
     if (outcome.refused) {
-      ++input_stats.points_refused;
-      if (plugin_stats) ++plugin_stats->points_refused;
+      ++out.points_refused;
     } else {
       if (kept != i) parsed.points[kept] = std::move(p);
       ++kept;
     }
   }
-  if (warning_count > 20) warnings += "; and " + std::to_string(warning_count - 20) + " more";
+  if (out.warning_count > 20) {
+    out.warnings += "; and " + std::to_string(out.warning_count - 20) + " more";
+  }
   parsed.points.resize(kept);
+  out.points = std::move(parsed.points);
+  return out;
+}
+
+Answer Api::FinishWrite(const WriteJob& job, WriteOutcome& outcome, model::PointBatchPtr* pending) {
+  InputIngestStats& input_stats = stats_.inputs[job.input];
+  InputIngestStats* plugin_stats = job.plugin.empty() ? nullptr : &stats_.plugins[job.plugin];
+  auto refuse = [&](Answer a) {
+    ++input_stats.refused_requests;
+    if (plugin_stats) ++plugin_stats->refused_requests;
+    if (a.status >= 400 && a.status < 500) ++stats_.bad_requests;
+    return a;
+  };
+  if (outcome.refusal) return refuse(std::move(*outcome.refusal));
+
+  for (size_t r = 0; r < std::size(outcome.checks); ++r) {
+    input_stats.checks[r] += outcome.checks[r];
+    if (plugin_stats) plugin_stats->checks[r] += outcome.checks[r];
+  }
+  input_stats.points_refused += outcome.points_refused;
+  if (plugin_stats) plugin_stats->points_refused += outcome.points_refused;
   if (options_.on_checked) {
-    checked.category = *category;
-    checked.input = input;
-    checked.plugin_header = request.plugin_header;
-    checked.kept = &parsed.points;
-    options_.on_checked(checked);
+    outcome.checked.category = job.category;
+    outcome.checked.input = job.input;
+    outcome.checked.plugin_header = job.plugin_header;
+    outcome.checked.kept = &outcome.points;
+    options_.on_checked(outcome.checked);
   }
-  if (strict && warning_count > 0) {
-    return refuse(400, "datakit.pointGotWarning", warnings);
+  if (job.strict && outcome.warning_count > 0) {
+    return refuse(ErrorAnswer(400, "datakit.pointGotWarning", outcome.warnings));
   }
-  if (parsed.points.empty()) {
-    return refuse(400, "datakit.noPoints", "no point passed the checks: " + warnings);
+  if (outcome.points.empty()) {
+    return refuse(
+        ErrorAnswer(400, "datakit.noPoints", "no point passed the checks: " + outcome.warnings));
   }
 
   Answer ok{200, "", "application/json"};
-  if (echo == "lp") {
+  if (job.echo == "lp") {
     ok.content_type = "text/plain; charset=utf-8";
-    for (const model::Point& p : parsed.points) model::AppendLineProtocol(ok.body, p);
-  } else if (echo == "json") {
-    ok.body = PointsToJson(parsed.points);
+    for (const model::Point& p : outcome.points) model::AppendLineProtocol(ok.body, p);
+  } else if (job.echo == "json") {
+    ok.body = PointsToJson(outcome.points);
   }
-  if (Flag(query, "dry")) return ok;
+  if (job.dry) return ok;
 
   auto batch = std::make_shared<model::PointBatch>();
-  batch->category = *category;
-  batch->input = input;
-  batch->points = std::move(parsed.points);
-  *pending = std::move(batch);  // written by Handle; `ok` is the answer once it is safe
+  batch->category = job.category;
+  batch->input = job.input;
+  batch->points = std::move(outcome.points);
+  *pending = std::move(batch);  // written by Deliver; `ok` is the answer once it is safe
   return ok;
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -87,6 +88,11 @@ struct ApiOptions {
   std::map<std::string, AsyncGetRoute> async_get_routes;
   // Every write that parsed, after the checks (before `strict` may refuse it); null: none.
   std::function<void(const CheckedWrite&)> on_checked;
+  // Decoding, parsing and checking a write body of at least offload_min_bytes runs as `work`
+  // off the event loop (the agent: a pool sized to the cores), then `done` runs back on the
+  // event loop. Null: both inline. `work` reads only the request's views and these options.
+  std::function<void(std::function<void()> work, std::function<void()> done)> offload;
+  size_t offload_min_bytes = 16 << 10;
 };
 
 // What one input has sent (by the `input` each batch is stored under).
@@ -149,10 +155,21 @@ class Api {
   // Everything but the write itself: an answer, and for an accepted write the batch to write
   // (the answer is then what to send once it is written).
   // An async route leaves the answer to `*async` (set only then).
-  Answer Route(const Request& request, model::PointBatchPtr* batch,
+  // A write to parse (`*job` set) is answered by ParseWrite and FinishWrite.
+  struct WriteJob;
+  struct WriteOutcome;
+  Answer Route(const Request& request, std::unique_ptr<WriteJob>* job,
                const AsyncGetRoute** async = nullptr);
-  Answer HandleWrite(std::string_view category, std::string_view query, const Request& request,
-                     model::PointBatchPtr* pending);
+  // What can be checked before the body is read: an answer when refused, else `*job`.
+  Answer PrepareWrite(std::string_view category, std::string_view query, const Request& request,
+                      std::unique_ptr<WriteJob>* job);
+  // Decodes, parses and checks the body: thread-safe (reads only the job and options_).
+  WriteOutcome ParseWrite(const WriteJob& job) const;
+  // On the event loop: counts what the checks found, then the answer, and for an accepted
+  // write the batch to write (the answer is then what to send once it is written).
+  Answer FinishWrite(const WriteJob& job, WriteOutcome& outcome, model::PointBatchPtr* pending);
+  // Hands an accepted batch to the sinks; `respond` gets `answer` once they hold it.
+  void Deliver(model::PointBatchPtr batch, std::string plugin, Answer answer, Respond respond);
   Answer HandlePing();
   Answer HandleLastError(const Request& request);
   bool IsPublic(std::string_view path) const;

@@ -360,10 +360,16 @@ bool ChunkBuilder::Append(int64_t time_ns, const std::vector<model::Field>& fiel
   int last = -1;
   for (size_t f = 0; f < fields.size(); ++f) {
     int index = -1;
-    for (size_t c = 0; c < columns_.size(); ++c) {
-      if (columns_[c]->key == fields[f].key) {
-        index = static_cast<int>(c);
-        break;
+    // Points of a series mostly repeat their field order: try the next column first.
+    const size_t guess = static_cast<size_t>(last + 1);
+    if (guess < columns_.size() && columns_[guess]->key == fields[f].key) {
+      index = static_cast<int>(guess);
+    } else {
+      for (size_t c = 0; c < columns_.size(); ++c) {
+        if (columns_[c]->key == fields[f].key) {
+          index = static_cast<int>(c);
+          break;
+        }
       }
     }
     if (index >= 0 && columns_[index]->type != TypeOf(fields[f].value)) return false;

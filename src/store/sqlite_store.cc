@@ -679,6 +679,26 @@ void SqliteStore::WriterLoop() {
   drained_.notify_all();
 }
 
+size_t SqliteStore::SeriesKeyHash::operator()(const std::string& key) const noexcept {
+  // A multiply-xorshift mix over 8-byte words: quick for keys this long, and the keys come
+  // from the agent's own length-prefixed encoding, not a hash-flooding adversary's choice
+  // (the cache is bounded and a collision costs only a comparison).
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  uint64_t h = key.size() * kMul;
+  const char* p = key.data();
+  size_t n = key.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * kMul;
+    h ^= h >> 29;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, p, n);
+  h = (h ^ tail) * kMul;
+  return static_cast<size_t>(h ^ (h >> 32));
+}
+
 StatusOr<int64_t> SqliteStore::SeriesId(std::string_view category, const model::Point& point,
                                         const std::string& input) {
   // The cache key: every part length-prefixed (so no two tag sets share a key), built without
@@ -688,6 +708,7 @@ StatusOr<int64_t> SqliteStore::SeriesId(std::string_view category, const model::
     series_key_.append(reinterpret_cast<const char*>(&n), sizeof n).append(part);
   };
   series_key_.clear();
+  series_key_.reserve(256);
   put(category);
   put(point.measurement);
   put(input);
@@ -745,7 +766,8 @@ Status SqliteStore::Commit(const std::deque<Pending>& batches) {
   };
   int64_t received = options_.now_ns();
   uint64_t points = 0;
-  WalRecordWriter record;
+  WalRecordWriter& record = wal_writer_;
+  record.Clear();
   auto put_record = [&]() -> Status {
     if (record.samples() == 0) return Status::Ok();
     int64_t n = static_cast<int64_t>(record.samples());

@@ -29,6 +29,7 @@
 
 #include "outputs/output.h"
 #include "store/chunk_codec.h"
+#include "store/wal_record.h"
 
 namespace pythond::store {
 
@@ -137,9 +138,14 @@ class SqliteStore : public outputs::Output {
       insert_chunk_, update_chunk_;
   // series key (category, measurement, tags JSON, input) → series id; bounded, cleared when full.
   static constexpr size_t kMaxCachedSeries = 200'000;
-  std::unordered_map<std::string, int64_t> series_ids_;
+  // Series keys are ~100-300 bytes and every stored point looks one up: hashed 8 bytes a step.
+  struct SeriesKeyHash {
+    size_t operator()(const std::string& key) const noexcept;
+  };
+  std::unordered_map<std::string, int64_t, SeriesKeyHash> series_ids_;
   std::vector<std::string> new_series_;  // created by the open transaction
   std::string series_key_;
+  WalRecordWriter wal_writer_;  // Commit's, reused (its zstd context and buffers)
   // Open chunks by series id (a cache of the newest, not yet full chunk of each series).
   std::unordered_map<int64_t, std::unique_ptr<OpenChunk>> open_;
   size_t open_bytes_ = 0;

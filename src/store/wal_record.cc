@@ -62,18 +62,31 @@ void WalRecordWriter::Clear() {
   prev_time_ = 0;
 }
 
+struct WalRecordWriter::ZstdContext {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ~ZstdContext() { ZSTD_freeCCtx(cctx); }
+};
+
+WalRecordWriter::WalRecordWriter() = default;
+WalRecordWriter::~WalRecordWriter() = default;
+
 std::string WalRecordWriter::Finish(int level) {
   std::string out;
   out.push_back(static_cast<char>(kWalMagic));
   // A body the reader would refuse to inflate (over kMaxBody) stays uncompressed.
   if (body_.size() >= kZstdMin && body_.size() <= kMaxBody) {
-    std::string packed(ZSTD_compressBound(body_.size()), '\0');
-    size_t z = ZSTD_compress(packed.data(), packed.size(), body_.data(), body_.size(), level);
+    if (!zstd_) zstd_ = std::make_unique<ZstdContext>();
+    packed_.resize(ZSTD_compressBound(body_.size()));
+    size_t z = zstd_->cctx ? ZSTD_compressCCtx(zstd_->cctx, packed_.data(), packed_.size(),
+                                               body_.data(), body_.size(), level)
+                           : ZSTD_compress(packed_.data(), packed_.size(), body_.data(),
+                                           body_.size(), level);
     if (!ZSTD_isError(z) && z < body_.size()) {
+      out.reserve(z + 24);
       out.push_back(static_cast<char>(kFlagZstd));
       PutVarint(out, count_);
       PutVarint(out, body_.size());
-      out.append(packed.data(), z);
+      out.append(packed_.data(), z);
       Clear();
       return out;
     }

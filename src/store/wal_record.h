@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,10 @@ namespace pythond::store {
 
 class WalRecordWriter {
  public:
+  WalRecordWriter();
+  ~WalRecordWriter();
+  WalRecordWriter(const WalRecordWriter&) = delete;
+  WalRecordWriter& operator=(const WalRecordWriter&) = delete;
   void Add(int64_t series_id, int64_t time_ns, const std::vector<model::Field>& fields);
   size_t samples() const { return count_; }
   size_t raw_bytes() const { return body_.size(); }
@@ -27,6 +32,10 @@ class WalRecordWriter {
   std::string body_;
   size_t count_ = 0;
   int64_t prev_time_ = 0;
+  // Reused across records: a fresh zstd context per record allocates and clears its tables.
+  struct ZstdContext;
+  std::unique_ptr<ZstdContext> zstd_;
+  std::string packed_;
 };
 
 // Decodes a record. Any inconsistency is kIoError "corrupt WAL record: ...".

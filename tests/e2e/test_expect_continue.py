@@ -169,6 +169,47 @@ class ExpectContinueTest(unittest.TestCase):
                 self.assertTrue(conn.at_eof(5))
         self.wait_count("expect_c", 2)
 
+    def test_large_body_in_pieces_then_a_pipelined_request(self):
+        # Bodies of 64 KiB and more are read past Beast's parser, straight into one buffer:
+        # pieces of any size, and the next request already behind the body, must come out whole.
+        body, lines = line_protocol("pieces_a", 300 * 1000)
+        small = b"pieces_b,host=x v=1i 1700000000000000000\n"
+        data = (request_head("/v1/write/metric", len(body), expect=None) + body +
+                request_head("/v1/write/metric", len(small), expect=None) + small)
+        conn = self.connect()
+        cuts = [0, 100, 5000, 70000, 70001, 200000, len(data)]
+        for a, b in zip(cuts, cuts[1:]):
+            conn.send(data[a:b])
+        for _ in range(2):
+            status, _, answer = conn.read_response(30)
+            self.assertEqual(status, "HTTP/1.1 200 OK", answer)
+        self.wait_count("pieces_a", lines)
+        self.wait_count("pieces_b", 1)
+
+    def test_large_body_cut_short_is_not_stored(self):
+        body, _ = line_protocol("cut_short", 200 * 1000)
+        conn = self.connect()
+        conn.send(request_head("/v1/write/metric", len(body), expect=None) + body[:len(body) // 2])
+        conn.sock.shutdown(socket.SHUT_WR)  # the client gives up half way
+        try:
+            conn.read_response(10)  # an error answer, or just the close
+        except (AssertionError, OSError):
+            pass
+        self.assertEqual(self.agent.http("GET", "/v1/ping")[0], 200)
+        self.assertEqual(self.agent.count("measurement = 'cut_short'"), 0)
+
+    def test_large_chunked_body(self):
+        body, lines = line_protocol("chunked_a", 200 * 1000)
+        head = (b"POST /v1/write/metric HTTP/1.1\r\nHost: pythond\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n")
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 50000]), body[i:i + 50000])
+                          for i in range(0, len(body), 50000))
+        conn = self.connect()
+        conn.send(head + chunks + b"0\r\n\r\n")
+        status, _, answer = conn.read_response(30)
+        self.assertEqual(status, "HTTP/1.1 200 OK", answer)
+        self.wait_count("chunked_a", lines)
+
     @unittest.skipUnless(os.path.exists(CURL), "no " + CURL)
     def test_curl_large_body_does_not_stall(self):
         body, lines = line_protocol("expect_curl", 1300 * 1000)
