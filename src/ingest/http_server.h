@@ -2,9 +2,10 @@
 // Each connection reads one request at a time (keep-alive): headers within header_timeout (also
 // the keep-alive idle limit), the whole request within read_timeout, the body within
 // body_limit. A body of 64 KiB or more with a Content-Length is read straight into one buffer
-// with SO_RCVLOWAT set (one wake-up per 256 KiB buffered, not one per TCP segment). Connections beyond max_connections get 503 and are closed. A write arriving while
-// the sinks are full waits with its body unread (hold_body, write_wait_ns). The handler runs
-// inline on the event loop and must not block.
+// with SO_RCVLOWAT set (one wake-up per 256 KiB buffered, not one per TCP segment). Connections
+// beyond max_connections get 503 and are closed. A write arriving while the sinks are full waits
+// with its body unread (hold_body, write_wait_ns). The handler runs inline on the event loop and
+// must not block.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
