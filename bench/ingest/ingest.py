@@ -112,7 +112,8 @@ def cmd_measure(a):
         "socket_errors": w["err_connect"] + w["err_read"] + w["err_write"] + w["err_timeout"],
         "lat_p50_ms": w["lat_p50_us"] / 1e3, "lat_p99_ms": w["lat_p99_us"] / 1e3,
     }
-    print("RESULT bench=ingest server=%s body_lines=%d points_per_s=%.0f cpu_us_per_point=%.3f "
+    # One line per run; `report` gives the RESULT line of each figure (the median run).
+    print("RUN bench=ingest server=%s body_lines=%d points_per_s=%.0f cpu_us_per_point=%.3f "
           "peak_rss_mib=%.1f non2xx=%d" % (a.name, lines, rec["points_per_s"],
                                            rec["cpu_us_per_point"], rec["peak_rss_mib"],
                                            rec["non2xx"]), flush=True)
@@ -122,8 +123,36 @@ def cmd_measure(a):
     append_result(a.results, rec)
 
 
+def median_runs(recs):
+    """Per (server, body lines): the run with the median points/s, carrying the spread of all
+    runs (`runs`, `min_points_per_s`, `max_points_per_s`) and the non-2xx answers of all runs
+    (a refusal in any run counts). Servers keep their first-seen order."""
+    groups = {}
+    for r in recs:
+        groups.setdefault((r["server"], r["body_lines"]), []).append(r)
+    out = []
+    for runs in groups.values():
+        ranked = sorted(runs, key=lambda r: r["points_per_s"])
+        m = dict(ranked[(len(ranked) - 1) // 2])
+        m["runs"] = len(runs)
+        m["min_points_per_s"] = ranked[0]["points_per_s"]
+        m["max_points_per_s"] = ranked[-1]["points_per_s"]
+        m["non2xx"] = sum(r["non2xx"] for r in runs)
+        m["socket_errors"] = sum(r["socket_errors"] for r in runs)
+        m["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
+        out.append(m)
+    return out
+
+
 def cmd_report(a):
-    recs = load_results(a.results)
+    recs = median_runs(load_results(a.results))
+    for r in recs:
+        print("RESULT bench=ingest server=%s body_lines=%d points_per_s=%.0f "
+              "cpu_us_per_point=%.3f peak_rss_mib=%.1f non2xx=%d runs=%d min=%.0f max=%.0f" % (
+                  r["server"], r["body_lines"], r["points_per_s"], r["cpu_us_per_point"],
+                  r["peak_rss_mib"], r["non2xx"] + r["socket_errors"], r["runs"],
+                  r["min_points_per_s"], r["max_points_per_s"]))
+    print()
     by = {(r["server"], r["body_lines"]): r for r in recs}
     hdr = "%-16s %6s %12s %9s %9s %7s %7s %7s %8s %8s" % (
         "server", "lines", "points/s", "cpu_us/pt", "cores", "rss_MiB", "drain_s", "non2xx",
@@ -159,8 +188,9 @@ def cmd_report(a):
                 targets.append("body_lines=%d %s peak RSS %.1f MiB (target <= 96): %s" %
                                (lines, name, r["peak_rss_mib"], ok(r["peak_rss_mib"] <= 96)))
     print_targets(targets)
-    print("\nnotes: points/s = 2xx requests x lines / (wrk time + drain, the time the server "
-          "kept\nworking after the load); CPU and RSS (VmHWM) are summed over the server's "
+    print("\nnotes: each figure is the median of the runs (min and max beside it; peak RSS and "
+          "non-2xx\nover all runs); points/s = 2xx requests x lines / (wrk time + drain, the time "
+          "the server kept\nworking after the load); CPU and RSS (VmHWM) are summed over the server's "
           "process tree;\nnginx answers 204 from `return` and discards (reads, drops) the body.")
 
 

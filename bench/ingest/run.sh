@@ -7,16 +7,19 @@
 #   victoriametrics  POST /write (InfluxDB line protocol)
 #   influxdb         POST /write?db=bench (InfluxDB 1.6.x)
 # with 1,000- and 5,000-line bodies. Each (server, body) gets a fresh server process with its
-# data in a temp dir: 2 s warm-up, then BENCH_SECONDS (10) of load. Prints one RESULT line per
-# figure (points/s, server CPU us per point, peak RSS, non-2xx answers), a table and ratios.
+# data in a temp dir: 2 s warm-up, then BENCH_SECONDS (10) of load; BENCH_REPEAT (3) passes over
+# all servers. Prints one RESULT line per figure (the median run's points/s, server CPU us per
+# point, peak RSS, non-2xx answers), a table and ratios.
 #
-# Env: BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_SERVERS (all, space-separated subset),
+# Env: BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_REPEAT (3),
+#      BENCH_SERVERS (all, space-separated subset),
 #      PYTHOND (build/pythond), BENCH_SEED (20240101), BENCH_KEEP=1 keeps the temp dir.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 SECONDS_RUN=${BENCH_SECONDS:-10}
+REPEAT=${BENCH_REPEAT:-3}
 WARMUP=${BENCH_WARMUP:-2}
 SERVERS=${BENCH_SERVERS:-nginx pythond_dry pythond victoriametrics influxdb}
 PYTHOND=${PYTHOND:-$REPO/${BUILD_DIR:-build}/pythond}
@@ -164,10 +167,15 @@ run_one() {  # SERVER LINES
   rm -rf "$dir"  # stores can be large; keep the temp dir small
 }
 
-echo "ingest: ${SECONDS_RUN}s per run after ${WARMUP}s warm-up, wrk -t2 -c4, $(machine_load)" >&2
-for name in $SERVERS; do
-  for lines in 1000 5000; do
-    run_one "$name" "$lines"
+echo "ingest: ${REPEAT} pass(es), ${SECONDS_RUN}s per run after ${WARMUP}s warm-up, wrk -t2 -c4," \
+  "$(machine_load)" >&2
+# Passes over every server in turn (not one server's runs back to back), so a slow spell of the
+# machine touches all servers alike; the report takes each figure's median run.
+for ((pass = 1; pass <= REPEAT; pass++)); do
+  for name in $SERVERS; do
+    for lines in 1000 5000; do
+      run_one "$name" "$lines"
+    done
   done
 done
 "${HELPER[@]}" report "$RESULTS"
