@@ -469,12 +469,17 @@ Status SqliteStore::Enqueue(model::PointBatchPtr batch, std::function<void(Statu
       return Status::ResourceExhausted("store backlog is full (" +
                                        std::to_string(pending_bytes_ >> 20) + " MiB queued)");
     }
-    pending_.push_back(Pending{std::move(batch), std::move(done), bytes});
+    pending_.push_back(Pending{std::move(batch), std::move(done), bytes, ++enqueued_seq_});
     pending_bytes_ += bytes;
-    ++enqueued_seq_;
   }
   wake_.notify_one();
   return Status::Ok();
+}
+
+uint64_t SqliteStore::DoneSeq() const {
+  // Batches leave pending_ in order and failed ones come back to its front: everything before
+  // its first batch is done.
+  return pending_.empty() ? enqueued_seq_ : pending_.front().seq - 1;
 }
 
 bool SqliteStore::HasRoom() const {
@@ -549,7 +554,6 @@ void SqliteStore::WriterLoop() {
       stop = stopping_;
       committed_before = written_seq_;
     }
-    uint64_t taken = batches.size();
     uint64_t taken_bytes = 0;
     for (const Pending& p : batches) taken_bytes += p.bytes;
     if (!batches.empty()) {
@@ -592,7 +596,7 @@ void SqliteStore::WriterLoop() {
       std::unique_lock<std::mutex> lock(mu_);
       pending_bytes_ -= s.ok() ? taken_bytes : taken_bytes - kept_bytes;
       if (s.ok()) {
-        written_seq_ += taken;
+        written_seq_ = DoneSeq();
         retry_delay_ = std::chrono::milliseconds(0);
         lock.unlock();
         Complete(batches, Status::Ok());
@@ -600,7 +604,6 @@ void SqliteStore::WriterLoop() {
         drained_.notify_all();
       } else {
         // Transient (locked, disk full): keep the batches, in order, and try again later.
-        written_seq_ += taken - batches.size();
         ++stats_.write_errors;
         stats_.last_error = s.message();
         retry_delay_ = std::min<std::chrono::milliseconds>(
@@ -614,9 +617,9 @@ void SqliteStore::WriterLoop() {
                     batches.size() + pending_.size(), s.message());
           for (auto& p : pending_) batches.push_back(std::move(p));
           stats_.batches_dropped += batches.size();
-          written_seq_ += batches.size();
           pending_.clear();
           pending_bytes_ = 0;
+          written_seq_ = DoneSeq();
           lock.unlock();
           Complete(batches, Status::Unavailable("the store is stopping: " + s.message()));
           lock.lock();
@@ -625,6 +628,10 @@ void SqliteStore::WriterLoop() {
           for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
             pending_.push_front(std::move(*it));  // still counted in pending_bytes_
           }
+          // Only up to the first kept batch: Flush() must not return while an earlier write
+          // waits (one batch of a failed group may be kept while later ones got through).
+          written_seq_ = DoneSeq();
+          drained_.notify_all();
           wake_.wait_for(lock, retry_delay_, [&] { return false; });
         }
         continue;

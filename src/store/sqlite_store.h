@@ -106,6 +106,7 @@ class SqliteStore : public outputs::Output {
     model::PointBatchPtr batch;
     std::function<void(Status)> done;
     uint64_t bytes;
+    uint64_t seq;  // 1, 2, ... in the order of Write/WriteAsync
   };
   struct OpenChunk;
 
@@ -125,6 +126,8 @@ class SqliteStore : public outputs::Output {
   void DeleteEmptySeries();
   void UpdateSizes();
   void Complete(std::deque<Pending>& done, const Status& s);
+  // What written_seq_ is once the writer is not holding batches (mu_ held).
+  uint64_t DoneSeq() const;
 
   const StoreOptions options_;
   sqlite3* db_;       // owned; used only on the writer thread after Open
@@ -161,7 +164,7 @@ class SqliteStore : public outputs::Output {
   std::deque<Pending> pending_;
   uint64_t pending_bytes_ = 0;
   uint64_t enqueued_seq_ = 0;  // batches handed to Write
-  uint64_t written_seq_ = 0;   // batches committed (or failed)
+  uint64_t written_seq_ = 0;   // batches 1..written_seq_ are committed (or failed)
   uint64_t fold_target_ = 0;   // FoldNow(): fold once written_seq_ reaches this
   uint64_t folded_seq_ = 0;    // batches folded into chunks
   bool stopping_ = false;
