@@ -335,13 +335,7 @@ ChunkBuilder::~ChunkBuilder() = default;
 ChunkBuilder::ChunkBuilder(ChunkBuilder&&) noexcept = default;
 ChunkBuilder& ChunkBuilder::operator=(ChunkBuilder&&) noexcept = default;
 
-size_t ChunkBuilder::encoded_bytes() const {
-  size_t n = 8 + times_.byte_size();
-  for (const auto& c : columns_) {
-    n += c->key.size() + 8 + c->presence.byte_size() + c->values.byte_size() + c->heap.size();
-  }
-  return n;
-}
+size_t ChunkBuilder::encoded_bytes() const { return encoded_bytes_; }
 
 size_t ChunkBuilder::memory_bytes() const {
   size_t n = sizeof(*this) + times_.capacity();
@@ -353,7 +347,7 @@ size_t ChunkBuilder::memory_bytes() const {
 }
 
 bool ChunkBuilder::Append(int64_t time_ns, const std::vector<model::Field>& fields) {
-  if (n_ > 0 && (n_ >= limits_.max_samples || encoded_bytes() >= limits_.max_bytes)) return false;
+  if (n_ > 0 && (n_ >= limits_.max_samples || encoded_bytes_ >= limits_.max_bytes)) return false;
   // Map each field to its column (new keys to new columns at the end); the indices must rise.
   slot_.assign(fields.size(), -1);
   int next_new = static_cast<int>(columns_.size());
@@ -402,16 +396,23 @@ bool ChunkBuilder::Append(int64_t time_ns, const std::vector<model::Field>& fiel
     max_time_ = std::max(max_time_, time_ns);
   }
   prev_time_ = time_ns;
+  // The size is summed here, while each column is in the cache: an open chunk's columns are
+  // cold when its next point comes (thousands of series apart).
+  size_t bytes = 8 + times_.byte_size();
   size_t f = 0;
   for (size_t c = 0; c < columns_.size(); ++c) {
+    Column& column = *columns_[c];
     if (f < fields.size() && slot_[f] == static_cast<int>(c)) {
-      columns_[c]->presence.WriteBit(true);
-      columns_[c]->Add(fields[f].value);
+      column.presence.WriteBit(true);
+      column.Add(fields[f].value);
       ++f;
     } else {
-      columns_[c]->presence.WriteBit(false);
+      column.presence.WriteBit(false);
     }
+    bytes += column.key.size() + 8 + column.presence.byte_size() + column.values.byte_size() +
+             column.heap.size();
   }
+  encoded_bytes_ = bytes;
   ++n_;
   return true;
 }
@@ -447,8 +448,18 @@ std::string ChunkBuilder::Finish() const {
   out.push_back(static_cast<char>(kChunkMagic));
   // A body the reader would refuse to inflate (over kMaxBody) stays uncompressed.
   if (heap >= kZstdMinHeap && body.size() <= kMaxBody) {
+    // A context per thread, reused: a fresh one per chunk allocates and clears its tables,
+    // which cost more than compressing a few KiB.
+    struct Context {
+      ZSTD_CCtx* cctx = ZSTD_createCCtx();
+      ~Context() { ZSTD_freeCCtx(cctx); }
+    };
+    thread_local Context context;
     std::string packed(ZSTD_compressBound(body.size()), '\0');
-    size_t z = ZSTD_compress(packed.data(), packed.size(), body.data(), body.size(), 1);
+    size_t z = context.cctx
+                   ? ZSTD_compressCCtx(context.cctx, packed.data(), packed.size(), body.data(),
+                                       body.size(), 1)
+                   : ZSTD_compress(packed.data(), packed.size(), body.data(), body.size(), 1);
     if (!ZSTD_isError(z) && z + 8 < body.size() - body.size() / 8) {
       out.push_back(static_cast<char>(kFlagZstd));
       PutVarint(out, n_);
@@ -519,7 +530,15 @@ Status ChunkReader::Open(std::string_view blob) {
       return Fail("zstd frame size differs from the body length");
     }
     owned_.resize(body_len);
-    size_t got = ZSTD_decompress(owned_.data(), owned_.size(), blob.data(), blob.size());
+    struct Context {  // per thread, reused (a fresh one per chunk costs its allocation)
+      ZSTD_DCtx* dctx = ZSTD_createDCtx();
+      ~Context() { ZSTD_freeDCtx(dctx); }
+    };
+    thread_local Context context;
+    size_t got = context.dctx
+                     ? ZSTD_decompressDCtx(context.dctx, owned_.data(), owned_.size(), blob.data(),
+                                           blob.size())
+                     : ZSTD_decompress(owned_.data(), owned_.size(), blob.data(), blob.size());
     if (ZSTD_isError(got) || got != body_len) return Fail("zstd body does not decode");
   } else {
     owned_.assign(blob);

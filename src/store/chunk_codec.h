@@ -128,7 +128,8 @@ class ChunkBuilder {
   bool empty() const { return n_ == 0; }
   int64_t min_time() const { return min_time_; }
   int64_t max_time() const { return max_time_; }
-  // Bytes the encoded chunk takes before compression (roughly its size on disk).
+  // Bytes the encoded chunk takes before compression (roughly its size on disk); kept up to
+  // date by Append().
   size_t encoded_bytes() const;
   // Memory held, for cache bounds.
   size_t memory_bytes() const;
@@ -139,6 +140,7 @@ class ChunkBuilder {
   struct Column;
   ChunkLimits limits_;
   size_t n_ = 0;
+  size_t encoded_bytes_ = 0;
   int64_t min_time_ = 0, max_time_ = 0;
   int64_t prev_time_ = 0;
   int64_t prev_delta_ = 0;

@@ -23,10 +23,13 @@ namespace {
 constexpr int kSchemaVersion = 3;
 constexpr size_t kMaxRecordBytes = 8 << 20;  // a WAL record is cut at this raw size
 constexpr uint64_t kHardLimit = 4;           // × max_queue_bytes: writes are refused
-// A fold gives the writes waiting for their commit a turn after this long. 30 ms cut the p99
-// answer time of bench/ingest's 1,000-line bodies from ~180 to ~110 ms, but each slice
-// rewrites the open chunks it touched: 5,000-line bodies fell from ~410 k to ~275 k points/s.
+// A WAL replay (ReplayWal) gives the writes waiting for their commit a turn after this long;
+// each slice rewrites the open chunks it touched, so shorter slices cost throughput.
 constexpr int64_t kFoldSliceNs = 100'000'000;
+// The -wal file's pages (16 KiB) that wake the checkpointer thread: 64 MiB. SQLite's own
+// automatic checkpoint ran inside the commit that crossed its limit, on the writer thread:
+// under bench/ingest's flood that stopped commits for 100-150 ms every few seconds.
+constexpr int kCheckpointPages = 4096;
 
 // auto_vacuum takes effect only before the first table is created: new stores shrink their
 // file when retention frees pages; converted ones reuse the pages instead.
@@ -34,7 +37,7 @@ constexpr const char* kPragmas = R"sql(
 PRAGMA page_size=16384;                -- new stores: chunks of a few KiB pack with less slack
 PRAGMA auto_vacuum=INCREMENTAL;
 PRAGMA journal_mode=WAL;
-PRAGMA wal_autocheckpoint=2048;        -- 8 MiB of WAL pages
+PRAGMA wal_autocheckpoint=0;          -- the checkpointer thread does it (kCheckpointPages)
 PRAGMA journal_size_limit=16777216;    -- truncate the -wal file back to 16 MiB after checkpoints
 PRAGMA cache_size=-16384;              -- 16 MiB
 )sql";
@@ -420,6 +423,7 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(StoreOptions options) {
   }
   // Records left by a crash are folded by the writer before anything else.
   store->wal_points_ = QueryInt(db, "SELECT coalesce(sum(points), 0) FROM wal");
+  store->replay_ = store->wal_points_ > 0 || QueryInt(db, "SELECT count(*) FROM wal") > 0;
   store->oldest_wal_ns_ = SteadyNowNs() - store->options_.fold_interval_ns;
   store->stats_.wal_points = store->wal_points_;
   // Retention at start (then every minute on the writer thread); with records left by a
@@ -429,6 +433,26 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(StoreOptions options) {
     store->EnforceMaxSize();
   }
   store->UpdateSizes();
+  // The checkpointer's own connection (only checkpoints: a small page cache).
+  sqlite3* checkpoint_db = nullptr;
+  if (sqlite3_open_v2(store->options_.path.c_str(), &checkpoint_db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK ||
+      Exec(checkpoint_db,
+           store->options_.sync_full ? "PRAGMA synchronous=FULL; PRAGMA cache_size=-1024; PRAGMA "
+                                       "journal_size_limit=16777216"
+                                     : "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-1024; PRAGMA "
+                                       "journal_size_limit=16777216",
+           "checkpoint connection")
+              .ok() == false) {
+    std::string msg = checkpoint_db ? sqlite3_errmsg(checkpoint_db) : "out of memory";
+    sqlite3_close(checkpoint_db);
+    return Status::IoError("store " + store->options_.path.string() +
+                           ": cannot open its checkpoint connection: " + msg);
+  }
+  sqlite3_busy_timeout(checkpoint_db, store->options_.busy_timeout_ms);
+  store->checkpoint_db_ = checkpoint_db;
+  sqlite3_wal_hook(db, &SqliteStore::OnWalCommit, store.get());
+  store->checkpointer_ = std::thread([s = store.get()] { s->CheckpointLoop(); });
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
   return store;
 }
@@ -447,6 +471,7 @@ SqliteStore::~SqliteStore() {
   insert_chunk_.reset();
   update_chunk_.reset();
   sqlite3_close(db_);
+  sqlite3_close(checkpoint_db_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
@@ -508,6 +533,48 @@ void SqliteStore::Stop() {
   }
   wake_.notify_one();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    checkpoint_stop_ = true;
+  }
+  checkpoint_wake_.notify_one();
+  if (checkpointer_.joinable()) checkpointer_.join();
+}
+
+int SqliteStore::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+  if (pages >= kCheckpointPages) {
+    auto* store = static_cast<SqliteStore*>(self);
+    {
+      std::lock_guard<std::mutex> lock(store->checkpoint_mu_);
+      store->checkpoint_wanted_ = true;
+    }
+    store->checkpoint_wake_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::CheckpointLoop() {
+  pthread_setname_np(pthread_self(), "store-checkpt");
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(checkpoint_mu_);
+      checkpoint_wake_.wait(lock, [&] { return checkpoint_wanted_ || checkpoint_stop_; });
+      if (checkpoint_stop_) return;
+      checkpoint_wanted_ = false;
+    }
+    // Passive: copies what no reader still needs, without the write lock; the writer's next
+    // transaction then starts the -wal file over. A reader holding an old snapshot leaves the
+    // rest for the next round.
+    int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                       nullptr);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (rc == SQLITE_OK) {
+      ++stats_.checkpoints;
+    } else if (rc != SQLITE_BUSY) {
+      stats_.last_error = SqliteError(checkpoint_db_, "checkpoint");
+      LOG_WARN("store: {}", stats_.last_error);
+    }
+  }
 }
 
 StoreStats SqliteStore::Stats() const {
@@ -766,6 +833,7 @@ Status SqliteStore::Commit(const std::deque<Pending>& batches) {
     return SqliteFailure(db_, "begin");
   }
   new_series_.clear();
+  commit_series_.clear();
   // On failure the transaction is rolled back: forget the series ids it created.
   auto fail = [&](Status s) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -796,6 +864,7 @@ Status SqliteStore::Commit(const std::deque<Pending>& batches) {
       auto series = SeriesId(category, p, batch.input);
       if (!series.ok()) return fail(series.status());
       record.Add(*series, p.time_ns, p.fields);
+      commit_series_.push_back(*series);
       ++points;
       if (record.raw_bytes() >= kMaxRecordBytes) {
         if (Status s = put_record(); !s.ok()) return fail(s);
@@ -809,6 +878,7 @@ Status SqliteStore::Commit(const std::deque<Pending>& batches) {
   new_series_.clear();
   if (wal_points_ == 0) oldest_wal_ns_ = SteadyNowNs();
   wal_points_ += static_cast<int64_t>(points);
+  if (!replay_ && !AppendCommitted(batches, received)) DropHeads();
   std::lock_guard<std::mutex> lock(mu_);
   stats_.rows_written += points;
   stats_.wal_points = wal_points_;
@@ -821,16 +891,15 @@ StatusOr<SqliteStore::OpenChunk*> SqliteStore::FindOpenChunk(int64_t series_id, 
   if (it != open_.end()) {
     OpenChunk* c = it->second.get();
     if (now - c->first_received < options_.chunk_max_age_ns) return c;
-    // Old enough: sealed as it is (written already, or by the caller's pending write).
-    if (c->dirty) {
-      if (Status s = WriteChunk(series_id, *c); !s.ok()) return s;
-    }
+    // Old enough: sealed as it is (written already, or by the next fold).
+    if (c->dirty) sealed_.emplace_back(series_id, std::move(it->second));
     open_.erase(it);
   }
   auto chunk = std::make_unique<OpenChunk>();
   chunk->builder = ChunkBuilder(options_.chunk_limits);
   chunk->first_received = chunk->last_received = now;
   // The series' newest chunk in the database takes more points while it is young and not full.
+  // (A chunk sealed above is not young, so it is never read back here before it is written.)
   sqlite3_stmt* st = last_chunk_.get();
   sqlite3_bind_int64(st, 1, series_id);
   int rc = sqlite3_step(st);
@@ -859,6 +928,51 @@ StatusOr<SqliteStore::OpenChunk*> SqliteStore::FindOpenChunk(int64_t series_id, 
   OpenChunk* raw = chunk.get();
   open_[series_id] = std::move(chunk);
   return raw;
+}
+
+Status SqliteStore::AppendPoint(int64_t series_id, int64_t received, int64_t time_ns,
+                                const std::vector<model::Field>& fields) {
+  auto chunk = FindOpenChunk(series_id, received);
+  if (!chunk.ok()) return chunk.status();
+  OpenChunk* c = *chunk;
+  if (!c->builder.Append(time_ns, fields)) {
+    // Full, or the point's fields do not fit its columns: this chunk is done; the next fold
+    // writes it.
+    auto done = std::make_unique<OpenChunk>(std::move(*c));
+    c->builder = ChunkBuilder(options_.chunk_limits);
+    c->row_id = 0;
+    c->first_received = c->last_received = received;
+    c->dirty = false;
+    sealed_.emplace_back(series_id, std::move(done));
+    if (!c->builder.Append(time_ns, fields)) {
+      return Status::Internal("a new chunk refused a point");
+    }
+  }
+  c->last_received = std::max(c->last_received, received);
+  c->dirty = true;
+  c->last_fold = fold_serial_;
+  return Status::Ok();
+}
+
+bool SqliteStore::AppendCommitted(const std::deque<Pending>& batches, int64_t received) {
+  size_t i = 0;
+  for (const Pending& pending : batches) {
+    for (const auto& p : pending.batch->points) {
+      if (Status s = AppendPoint(commit_series_[i++], received, p.time_ns, p.fields); !s.ok()) {
+        LOG_ERROR("store: {}; the next fold reads the WAL back instead", s.message());
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+void SqliteStore::DropHeads() {
+  open_.clear();
+  sealed_.clear();
+  open_bytes_ = 0;
+  // Points committed since the last fold were only in these chunks besides the WAL.
+  if (wal_points_ > 0) replay_ = true;
 }
 
 Status SqliteStore::WriteChunk(int64_t series_id, OpenChunk& c) {
@@ -904,93 +1018,53 @@ Status SqliteStore::WriteChunk(int64_t series_id, OpenChunk& c) {
 
 Status SqliteStore::Fold() {
   fold_complete_ = true;
-  if (wal_points_ == 0 && QueryInt(db_, "SELECT count(*) FROM wal") == 0) return Status::Ok();
+  if (!replay_) return FoldHeads();
+  Status s = ReplayWal();
+  if (s.ok() && fold_complete_) replay_ = false;  // the WAL is empty: commits append again
+  return s;
+}
+
+Status SqliteStore::FoldHeads() {
+  if (wal_points_ == 0 && sealed_.empty()) return Status::Ok();
+  const int64_t started = SteadyNowNs();
+  size_t chunks = sealed_.size();
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return SqliteFailure(db_, "begin fold");
   }
+  // On failure the chunks in memory are dropped (some got row ids the rollback undid) and the
+  // WAL, which still holds every point, is replayed by the next fold.
   auto fail = [&](Status s) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    open_.clear();  // they may hold points of the rolled-back transaction
-    open_bytes_ = 0;
+    replay_ = true;
+    DropHeads();
     return s;
   };
-  sqlite3_stmt* read = select_wal_.get();
-  const int64_t fold_started = SteadyNowNs();
-  bool stopping_now;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_now = stopping_;
+  for (auto& [series, c] : sealed_) {
+    if (Status s = WriteChunk(series, *c); !s.ok()) return fail(s);
   }
-  int64_t last_id = -1;
-  uint64_t points = 0;
-  WalRecordReader record;
-  std::vector<model::Field> fields;
-  int rc;
-  while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
-    last_id = sqlite3_column_int64(read, 0);
-    int64_t received = sqlite3_column_int64(read, 1);
-    std::string_view blob(static_cast<const char*>(sqlite3_column_blob(read, 2)),
-                          sqlite3_column_bytes(read, 2));
-    if (!record.Open(blob).ok()) {
-      // Committed bytes that do not decode: our bug or a damaged disk. Keep going with the
-      // rest; the record is dropped with the others, and said so.
-      LOG_ERROR("store: WAL record {} cannot be folded and is dropped: {}", last_id,
-                record.status().message());
-      continue;
-    }
-    int64_t series, time;
-    while (record.Next(&series, &time, &fields)) {
-      auto chunk = FindOpenChunk(series, received);
-      if (!chunk.ok()) {
-        sqlite3_reset(read);
-        return fail(chunk.status());
-      }
-      OpenChunk* c = *chunk;
-      if (!c->builder.Append(time, fields)) {
-        // Full, or the point's fields do not fit its columns: this chunk is done.
-        if (Status s = WriteChunk(series, *c); !s.ok()) {
-          sqlite3_reset(read);
-          return fail(s);
-        }
-        c->builder = ChunkBuilder(options_.chunk_limits);
-        c->row_id = 0;
-        c->first_received = received;
-        if (!c->builder.Append(time, fields)) {
-          sqlite3_reset(read);
-          return fail(Status::Internal("a new chunk refused a point"));
-        }
-      }
-      c->last_received = std::max(c->last_received, received);
-      c->dirty = true;
-      c->last_fold = fold_serial_;
-      ++points;
-    }
-    if (!record.status().ok()) {
-      LOG_ERROR("store: WAL record {} is damaged after {} point(s): {}", last_id, points,
-                record.status().message());
-    }
-    // Commits wait while a fold holds the writer: a long fold stops after a whole record and
-    // commits what it folded; the next loop serves the waiting writes, then folds on.
-    if (!stopping_now && SteadyNowNs() - fold_started >= kFoldSliceNs) {
-      rc = SQLITE_DONE;
-      fold_complete_ = false;
-      break;
-    }
-  }
-  sqlite3_reset(read);
-  if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "read the WAL"));
   for (auto& [series, c] : open_) {
     if (!c->dirty) continue;
     if (Status s = WriteChunk(series, *c); !s.ok()) return fail(s);
+    ++chunks;
   }
-  sqlite3_bind_int64(delete_wal_.get(), 1, last_id);
-  rc = sqlite3_step(delete_wal_.get());
+  // Every record in the WAL was appended to the chunks just written.
+  sqlite3_bind_int64(delete_wal_.get(), 1, INT64_MAX);
+  int rc = sqlite3_step(delete_wal_.get());
   sqlite3_reset(delete_wal_.get());
   if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "delete folded WAL records"));
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return fail(SqliteFailure(db_, "commit fold"));
   }
-  wal_points_ = fold_complete_ ? 0 : std::max<int64_t>(0, wal_points_ - int64_t(points));
+  sealed_.clear();
+  auto points = static_cast<uint64_t>(wal_points_);
+  LOG_DEBUG("store: folded {} point(s): {} chunk(s) written in {} ms", points, chunks,
+            (SteadyNowNs() - started) / 1'000'000);
+  wal_points_ = 0;
+  FinishFold(points);
+  return Status::Ok();
+}
+
+void SqliteStore::FinishFold(uint64_t points) {
   // Full chunks are done; the open ones stay cached while they fit the memory budget.
   open_bytes_ = 0;
   for (auto it = open_.begin(); it != open_.end();) {
@@ -1019,6 +1093,81 @@ Status SqliteStore::Fold() {
   ++stats_.folds;
   stats_.points_folded += points;
   stats_.wal_points = static_cast<uint64_t>(wal_points_);
+}
+
+Status SqliteStore::ReplayWal() {
+  if (wal_points_ == 0 && QueryInt(db_, "SELECT count(*) FROM wal") == 0) return Status::Ok();
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqliteFailure(db_, "begin fold");
+  }
+  auto fail = [&](Status s) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    DropHeads();  // they may hold points of the rolled-back transaction
+    return s;
+  };
+  sqlite3_stmt* read = select_wal_.get();
+  const int64_t fold_started = SteadyNowNs();
+  bool stopping_now;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_now = stopping_;
+  }
+  int64_t last_id = -1;
+  uint64_t points = 0;
+  WalRecordReader record;
+  std::vector<model::Field> fields;
+  int rc;
+  while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
+    last_id = sqlite3_column_int64(read, 0);
+    int64_t received = sqlite3_column_int64(read, 1);
+    std::string_view blob(static_cast<const char*>(sqlite3_column_blob(read, 2)),
+                          sqlite3_column_bytes(read, 2));
+    if (!record.Open(blob).ok()) {
+      // Committed bytes that do not decode: our bug or a damaged disk. Keep going with the
+      // rest; the record is dropped with the others, and said so.
+      LOG_ERROR("store: WAL record {} cannot be folded and is dropped: {}", last_id,
+                record.status().message());
+      continue;
+    }
+    int64_t series, time;
+    while (record.Next(&series, &time, &fields)) {
+      if (Status s = AppendPoint(series, received, time, fields); !s.ok()) {
+        sqlite3_reset(read);
+        return fail(s);
+      }
+      ++points;
+    }
+    if (!record.status().ok()) {
+      LOG_ERROR("store: WAL record {} is damaged after {} point(s): {}", last_id, points,
+                record.status().message());
+    }
+    // Commits wait while a fold holds the writer: a long fold stops after a whole record and
+    // commits what it folded; the next loop serves the waiting writes, then folds on.
+    if (!stopping_now && SteadyNowNs() - fold_started >= kFoldSliceNs) {
+      rc = SQLITE_DONE;
+      fold_complete_ = false;
+      break;
+    }
+  }
+  sqlite3_reset(read);
+  if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "read the WAL"));
+  for (auto& [series, c] : sealed_) {
+    if (Status s = WriteChunk(series, *c); !s.ok()) return fail(s);
+  }
+  for (auto& [series, c] : open_) {
+    if (!c->dirty) continue;
+    if (Status s = WriteChunk(series, *c); !s.ok()) return fail(s);
+  }
+  sqlite3_bind_int64(delete_wal_.get(), 1, last_id);
+  rc = sqlite3_step(delete_wal_.get());
+  sqlite3_reset(delete_wal_.get());
+  if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "delete folded WAL records"));
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return fail(SqliteFailure(db_, "commit fold"));
+  }
+  sealed_.clear();
+  wal_points_ = fold_complete_ ? 0 : std::max<int64_t>(0, wal_points_ - int64_t(points));
+  FinishFold(points);
   return Status::Ok();
 }
 
@@ -1059,8 +1208,7 @@ bool SqliteStore::DeleteChunks(const std::string& where, const char* why, int64_
     return false;
   }
   // Cached open chunks may be among them; series may have lost their last chunk.
-  open_.clear();
-  open_bytes_ = 0;
+  DropHeads();
   DeleteEmptySeries();
   sqlite3_exec(db_, "PRAGMA incremental_vacuum", nullptr, nullptr, nullptr);
   std::lock_guard<std::mutex> lock(mu_);

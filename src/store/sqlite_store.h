@@ -1,15 +1,17 @@
 // The embedded time-series store: SQLite (WAL mode) at data/pythond.db, schema 3
 // (docs/STORE.md). A write is acknowledged once its points are committed as one WAL record
-// (group commit: every batch waiting when the writer wakes goes into one transaction); a fold
-// step later moves WAL records into per-series compressed chunks (store/chunk_codec.h) in one
-// transaction that also deletes the folded records, so a reader sees every point exactly once.
-// Readers go through the `points` view over the `pythond_points` virtual table
-// (store/points_vtab.h).
+// (group commit: every batch waiting when the writer wakes goes into one transaction). After
+// the commit the writer appends the points to their series' open chunks in memory
+// (store/chunk_codec.h); a fold later writes those chunks in one transaction that also deletes
+// the WAL records, so a reader sees every point exactly once. After a crash (or a failed fold)
+// the WAL is replayed onto the chunk rows instead. Readers go through the `points` view over
+// the `pythond_points` virtual table (store/points_vtab.h).
 //
 // Threads: Write(), WriteAsync(), HasRoom(), Flush() and Stats() may be called from any thread
-// (a mutex guards the pending queue); all SQLite work happens on the writer thread
-// "store-writer": group commits, folds, and retention (by age and by size; at start, after
-// folds, and then once a minute).
+// (a mutex guards the pending queue); the writer thread "store-writer" does the group commits,
+// folds and retention (by age and by size; at start, after folds, and then once a minute);
+// "store-checkpt" copies SQLite's -wal file into the database with its own connection
+// (checkpoint_mu_ guards its wake-up flags).
 #pragma once
 
 #include <sqlite3.h>
@@ -71,6 +73,7 @@ struct StoreStats {
   uint64_t wal_points = 0;      // points committed but not yet folded
   uint64_t size_bytes = 0;      // the database's pages in use (after the last check)
   uint64_t file_bytes = 0;      // the database file, its WAL file included
+  uint64_t checkpoints = 0;     // background checkpoints of the -wal file
   std::string last_error;
 };
 
@@ -116,15 +119,37 @@ class SqliteStore : public outputs::Output {
   Status Commit(const std::deque<Pending>& batches);
   StatusOr<int64_t> SeriesId(std::string_view category, const model::Point& point,
                              const std::string& input);
+  // After a commit: appends its points to their series' open chunks (in memory), so a fold
+  // only writes chunks. False (logged) when a chunk cannot be read back: the WAL then stays
+  // the only copy until ReplayWal() folds it.
+  bool AppendCommitted(const std::deque<Pending>& batches, int64_t received);
+  // Appends one point to its series' open chunk; a full one moves to sealed_.
+  Status AppendPoint(int64_t series_id, int64_t received, int64_t time_ns,
+                     const std::vector<model::Field>& fields);
   Status Fold();
+  // Writes the sealed and dirty open chunks and deletes the WAL records they hold.
+  Status FoldHeads();
+  // Reads the WAL records and folds them into chunks (records left by a crash, or after a
+  // fold failed and the chunks in memory were dropped); in slices, like the old fold.
+  Status ReplayWal();
+  // After a fold committed: trims the chunks kept in memory to the budget, counts.
+  void FinishFold(uint64_t points);
   Status WriteChunk(int64_t series_id, OpenChunk& chunk);
   StatusOr<OpenChunk*> FindOpenChunk(int64_t series_id, int64_t now);
+  void DropHeads();  // forgets the chunks in memory (ReplayWal() rebuilds from the WAL)
   void ExpireOld();
   // Deletes the chunks matching `where` (SQL), which hold `points`; false (logged) on failure.
   bool DeleteChunks(const std::string& where, const char* why, int64_t points);
   void EnforceMaxSize();
   void DeleteEmptySeries();
   void UpdateSizes();
+  // SQLite's WAL hook on the writer's connection: after each commit, wakes the checkpointer
+  // once the -wal file holds kCheckpointPages.
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
+  // Thread "store-checkpoint": copies the -wal file's pages into the database with its own
+  // connection (a passive checkpoint never holds the write lock), so the writer never waits
+  // for that I/O and its fsync.
+  void CheckpointLoop();
   void Complete(std::deque<Pending>& done, const Status& s);
   // What written_seq_ is once the writer is not holding batches (mu_ held).
   uint64_t DoneSeq() const;
@@ -149,8 +174,16 @@ class SqliteStore : public outputs::Output {
   std::vector<std::string> new_series_;  // created by the open transaction
   std::string series_key_;
   WalRecordWriter wal_writer_;  // Commit's, reused (its zstd context and buffers)
-  // Open chunks by series id (a cache of the newest, not yet full chunk of each series).
+  // Open chunks by series id (the newest, not yet full chunk of each series; dirty ones hold
+  // points that are only in the WAL yet).
   std::unordered_map<int64_t, std::unique_ptr<OpenChunk>> open_;
+  // Chunks that took their last point since the last fold, waiting for it to write them.
+  std::vector<std::pair<int64_t, std::unique_ptr<OpenChunk>>> sealed_;
+  // The WAL holds records whose points are not in open_/sealed_ (start after a crash, a failed
+  // fold): commits leave the chunks alone and the next folds replay the WAL.
+  bool replay_ = false;
+  std::vector<int64_t> commit_series_;  // Commit(): the series id of each point, in order
+  int64_t last_wal_id_ = 0;             // the newest WAL row committed
   size_t open_bytes_ = 0;
   uint64_t fold_serial_ = 1;
   int64_t wal_points_ = 0;        // committed, not folded
@@ -173,6 +206,13 @@ class SqliteStore : public outputs::Output {
   int stop_retries_ = 0;
   StoreStats stats_;
   std::thread writer_;
+
+  sqlite3* checkpoint_db_ = nullptr;  // owned; the checkpointer's connection
+  std::mutex checkpoint_mu_;          // guards the two flags below
+  std::condition_variable checkpoint_wake_;
+  bool checkpoint_wanted_ = false;
+  bool checkpoint_stop_ = false;
+  std::thread checkpointer_;
 };
 
 // Rough in-memory size of a batch, for the queue bound.

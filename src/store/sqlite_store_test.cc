@@ -279,6 +279,95 @@ TEST(SqliteStoreTest, CommittedPointsSurviveACrashAndAreFoldedOnOpen) {
             "fields\n{\"message\":\"line 49\"}\n");
 }
 
+// Commits append to chunks in memory and a fold only writes them: a crash between folds
+// leaves points in the WAL, in chunk rows, and in both's gap. The store opened on those files
+// replays the WAL onto the rows (commits made meanwhile wait in the WAL too), each point once.
+TEST(SqliteStoreTest, ACrashBetweenFoldsIsReplayedOntoTheChunkRows) {
+  testing::TempDir dir;
+  StoreOptions o = At(dir.path() / "s.db");
+  o.fold_interval_ns = int64_t{3600} * 1'000'000'000;
+  o.fold_points = 1'000'000;
+  auto write = [](SqliteStore& store, int from, int to) {
+    for (int i = from; i < to; ++i) {
+      ASSERT_TRUE(store
+                      .Write(Batch(model::Category::kMetric, "in",
+                                   {Pt("cpu", {{"host", "a"}}, {{"v", int64_t{i}}}, i)}))
+                      .ok());
+    }
+  };
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  write(**store, 0, 100);
+  (*store)->FoldNow();  // 100 in an open chunk's row
+  write(**store, 100, 150);
+  (*store)->Flush();  // 50 in the WAL and in the chunk in memory only
+  auto copy = dir.path() / "copy";
+  std::filesystem::create_directories(copy);
+  for (const char* suffix : {"", "-wal"}) {
+    std::filesystem::copy_file(o.path.string() + suffix, (copy / "s.db").string() + suffix);
+  }
+  (*store)->Stop();
+  StoreOptions c = o;
+  c.path = copy / "s.db";
+  auto recovered = SqliteStore::Open(c);
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  write(**recovered, 150, 175);
+  (*recovered)->Flush();
+  const std::string sql = "SELECT count(*), sum(json_extract(fields,'$.v')) FROM points";
+  const std::string want = "count(*)\tsum(json_extract(fields,'$.v'))\n175\t15225\n";
+  EXPECT_EQ(Query(c.path, sql), want);
+  (*recovered)->FoldNow();
+  EXPECT_EQ(Query(c.path, sql), want);
+  write(**recovered, 175, 200);  // and back to appending in memory
+  (*recovered)->Stop();
+  EXPECT_EQ(Query(c.path, "SELECT count(*) AS n, sum(points) AS p FROM chunks"), "n\tp\n1\t200\n");
+  EXPECT_EQ(Query(c.path, "SELECT count(*) AS n FROM wal"), "n\n0\n");
+  EXPECT_EQ(
+      Query(c.path,
+            "SELECT group_concat(json_extract(fields,'$.v') - time, ',') AS d, "
+            "min(time) AS lo, max(time) AS hi FROM points"),
+      "d\tlo\thi\n" +
+          [] {
+            std::string zeros;
+            for (int i = 0; i < 200; ++i) zeros += i ? ",0" : "0";
+            return zeros;
+          }() +
+          "\t0\t199\n");
+}
+
+// A fold that cannot start (another process holds the write lock) keeps the chunks in memory
+// and the WAL; the next one writes them, each point once.
+TEST(SqliteStoreTest, AFoldThatCannotStartIsRetriedWithNothingLost) {
+  testing::TempDir dir;
+  StoreOptions o = At(dir.path() / "s.db");
+  o.busy_timeout_ms = 20;
+  o.fold_interval_ns = int64_t{3600} * 1'000'000'000;
+  auto store = SqliteStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE((*store)
+                    ->Write(Batch(model::Category::kMetric, "in",
+                                  {Pt("cpu", {{"host", "h" + std::to_string(i % 3)}},
+                                      {{"v", int64_t{i}}}, i)}))
+                    .ok());
+  }
+  (*store)->Flush();
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(o.path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::thread fold([&] { (*store)->FoldNow(); });
+  for (int i = 0; i < 500 && (*store)->Stats().write_errors == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT((*store)->Stats().write_errors, 0u);
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  fold.join();  // the retry a second later folds
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n, sum(points) AS p FROM chunks"), "n\tp\n3\t30\n");
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n FROM points"), "n\n30\n");
+  EXPECT_EQ(Query(o.path, "SELECT count(*) AS n FROM wal"), "n\n0\n");
+}
+
 TEST(SqliteStoreTest, FiltersArePushedDownAndAgreeWithAFullScan) {
   testing::TempDir dir;
   StoreOptions o = At(dir.path() / "s.db");
