@@ -11,6 +11,7 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev  # CMake builds the tests and benchmarks too
   librdkafka-dev  # the kafka output (its built-in mock cluster serves the tests)
   libgit2-dev  # [git_repos]
+  libjemalloc-dev  # the agent's allocator (release builds)
   python3  # the worker and the SDK; CMake looks for it
   dpkg-dev  # dpkg-shlibdeps: the .deb's library dependencies (make package)
 )

@@ -12,6 +12,15 @@
 #include "config/config.h"
 #include "runner/python_dir.h"
 
+#ifdef PYTHOND_JEMALLOC
+// jemalloc's settings, read at its start (MALLOC_CONF in the environment still overrides):
+// hand freed pages back to the system after a second (the default is 10 s, which shows as
+// RSS after an ingest burst), and purge them at once rather than keep "muzzy" pages.
+extern "C" {
+const char* malloc_conf = "dirty_decay_ms:1000,muzzy_decay_ms:0";
+}
+#endif
+
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);  // a worker that dies mid-write must not kill the agent
 

@@ -162,7 +162,7 @@ struct Config {
   // [store]
   std::filesystem::path store_path;          // default ROOT/data/pythond.db
   int64_t store_retention_ns = 7 * 86400e9;  // rows older than this are deleted
-  int64_t store_max_queue_bytes = 16 << 20;  // in-memory backlog before writes get 503
+  int64_t store_max_queue_bytes = 4 << 20;   // in-memory backlog before bodies are held back
   int64_t store_max_size_bytes = 0;          // 0: no cap; else oldest chunks are deleted
   bool store_sync_full = false;              // synchronous=FULL (power loss) vs NORMAL (crash)
   int64_t store_fold_interval_ns = 5'000'000'000;  // WAL records older than this are folded

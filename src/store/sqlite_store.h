@@ -41,12 +41,12 @@ struct StoreOptions {
   int64_t max_size_bytes = 0;          // 0: no cap; else the oldest chunks go first
   // Accepted batches waiting for their commit: HasRoom() is false from here (the HTTP server
   // then holds request bodies back); Write() refuses beyond 4× this.
-  int64_t max_queue_bytes = 16 << 20;
+  int64_t max_queue_bytes = 4 << 20;
   bool sync_full = false;      // synchronous=FULL: survive power loss, not only a crash
   int busy_timeout_ms = 5000;  // how long one statement waits for another process's lock
   // Fold WAL records into chunks when they hold this many points, or when the oldest is this
   // old (and always before stopping).
-  int64_t fold_points = 1'000'000;
+  int64_t fold_points = 500'000;
   int64_t fold_interval_ns = 5'000'000'000;
   ChunkLimits chunk_limits;
   // A chunk takes new points for at most this long after its first (then a new one starts);

@@ -310,7 +310,7 @@ class PackageTest(NeedsPackage):
         self.assertEqual(field("Architecture"), arch)
         depends = field("Depends")
         for dep in ("python3 (>= 3.7)", "adduser", "libc6", "libgit2-1.5", "librdkafka1",
-                    "libsqlite3-0", "libssl3", "libzstd1", "zlib1g", "libstdc++6"):
+                    "libsqlite3-0", "libssl3", "libzstd1", "zlib1g", "libstdc++6", "libjemalloc2"):
             self.assertIn(dep, depends)
 
         listing = run(["dpkg-deb", "-c", DEB]).stdout.splitlines()
