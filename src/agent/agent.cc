@@ -143,6 +143,10 @@ int RunAgent(const RunOptions& options) {
   store_options.path = cfg.store_path;
   store_options.retention_ns = cfg.store_retention_ns;
   store_options.max_queue_bytes = cfg.store_max_queue_bytes;
+  // Bodies admitted while there was room (4 connections' 5,000-line bodies are ~20 MiB parsed)
+  // are never refused for want of it.
+  store_options.max_backlog_bytes =
+      std::max<int64_t>(cfg.store_max_queue_bytes * 4, int64_t{64} << 20);
   store_options.max_size_bytes = cfg.store_max_size_bytes;
   store_options.sync_full = cfg.store_sync_full;
   store_options.fold_interval_ns = cfg.store_fold_interval_ns;

@@ -22,7 +22,7 @@ namespace {
 
 constexpr int kSchemaVersion = 3;
 constexpr size_t kMaxRecordBytes = 8 << 20;  // a WAL record is cut at this raw size
-constexpr uint64_t kHardLimit = 4;           // × max_queue_bytes: writes are refused
+constexpr uint64_t kHardLimit = 4;           // × max_queue_bytes: the default backlog cap
 // A WAL replay (ReplayWal) gives the writes waiting for their commit a turn after this long;
 // each slice rewrites the open chunks it touched, so shorter slices cost throughput.
 constexpr int64_t kFoldSliceNs = 100'000'000;
@@ -324,6 +324,9 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(StoreOptions options) {
                            ec.message());
   }
   if (!options.now_ns) options.now_ns = SystemNowNs;
+  if (options.max_backlog_bytes <= 0) {
+    options.max_backlog_bytes = options.max_queue_bytes * static_cast<int64_t>(kHardLimit);
+  }
   options.chunk_max_age_ns =
       std::max<int64_t>(1, std::min(options.chunk_max_age_ns, options.retention_ns / 8));
   // One writer per store: a second agent on the same root would fold from stale open chunks.
@@ -489,7 +492,7 @@ Status SqliteStore::Enqueue(model::PointBatchPtr batch, std::function<void(Statu
     if (stopping_) return Status::FailedPrecondition("store is stopped");
     // HasRoom() turns false at max_queue_bytes (the HTTP server then holds bodies back);
     // writes that were admitted just before may take it up to the hard limit.
-    if (pending_bytes_ + bytes > static_cast<uint64_t>(options_.max_queue_bytes) * kHardLimit &&
+    if (pending_bytes_ + bytes > static_cast<uint64_t>(options_.max_backlog_bytes) &&
         !pending_.empty()) {
       return Status::ResourceExhausted("store backlog is full (" +
                                        std::to_string(pending_bytes_ >> 20) + " MiB queued)");

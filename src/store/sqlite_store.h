@@ -40,8 +40,12 @@ struct StoreOptions {
   int64_t retention_ns = 7 * 86400e9;  // chunks whose newest point arrived before are deleted
   int64_t max_size_bytes = 0;          // 0: no cap; else the oldest chunks go first
   // Accepted batches waiting for their commit: HasRoom() is false from here (the HTTP server
-  // then holds request bodies back); Write() refuses beyond 4× this.
+  // then holds request bodies back).
   int64_t max_queue_bytes = 4 << 20;
+  // Write() refuses a batch that would take the backlog beyond this (0: 4× max_queue_bytes).
+  // It must hold what was admitted before HasRoom() turned false: bodies already being read
+  // or parsed then (the agent: at least 64 MiB).
+  int64_t max_backlog_bytes = 0;
   bool sync_full = false;      // synchronous=FULL: survive power loss, not only a crash
   int busy_timeout_ms = 5000;  // how long one statement waits for another process's lock
   // Fold WAL records into chunks when they hold this many points, or when the oldest is this
