@@ -39,7 +39,7 @@ PRAGMA auto_vacuum=INCREMENTAL;
 PRAGMA journal_mode=WAL;
 PRAGMA wal_autocheckpoint=0;          -- the checkpointer thread does it (kCheckpointPages)
 PRAGMA journal_size_limit=16777216;    -- truncate the -wal file back to 16 MiB after checkpoints
-PRAGMA cache_size=-8192;               -- 8 MiB
+PRAGMA cache_size=-6144;               -- 6 MiB
 )sql";
 
 // Schema 3 (docs/STORE.md): series, the write-ahead records, and per-series chunks.
