@@ -27,6 +27,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "outputs/output.h"
@@ -120,13 +121,15 @@ class SqliteStore : public outputs::Output {
   SqliteStore(StoreOptions options, sqlite3* db);
   Status Enqueue(model::PointBatchPtr batch, std::function<void(Status)> done);
   void WriterLoop();
-  Status Commit(const std::deque<Pending>& batches);
+  // One transaction: the batches' series and their WAL record. With append_now, then
+  // AppendToHeads(); else the caller does that (after answering).
+  Status Commit(const std::deque<Pending>& batches, bool append_now);
   StatusOr<int64_t> SeriesId(std::string_view category, const model::Point& point,
                              const std::string& input);
-  // After a commit: appends its points to their series' open chunks (in memory), so a fold
-  // only writes chunks. False (logged) when a chunk cannot be read back: the WAL then stays
-  // the only copy until ReplayWal() folds it.
-  bool AppendCommitted(const std::deque<Pending>& batches, int64_t received);
+  // After the last Commit(): appends the batches' points (in the same order) to their series'
+  // open chunks in memory, so a fold only writes chunks. When a chunk cannot be read back
+  // (logged), the chunks in memory are dropped and the WAL replayed by the next folds.
+  void AppendToHeads(const std::vector<model::PointBatchPtr>& batches);
   // Appends one point to its series' open chunk; a full one moves to sealed_.
   Status AppendPoint(int64_t series_id, int64_t received, int64_t time_ns,
                      const std::vector<model::Field>& fields);
@@ -186,8 +189,10 @@ class SqliteStore : public outputs::Output {
   // The WAL holds records whose points are not in open_/sealed_ (start after a crash, a failed
   // fold): commits leave the chunks alone and the next folds replay the WAL.
   bool replay_ = false;
-  std::vector<int64_t> commit_series_;  // Commit(): the series id of each point, in order
-  int64_t last_wal_id_ = 0;             // the newest WAL row committed
+  std::vector<int64_t> commit_series_;        // Commit(): the series id of each point, in order
+  int64_t commit_received_ = 0;               // Commit(): its time (unix ns)
+  std::unordered_set<int64_t> fresh_series_;  // created by the last Commit(): no chunk row yet
+  int64_t last_wal_id_ = 0;                   // the newest WAL row committed
   size_t open_bytes_ = 0;
   uint64_t fold_serial_ = 1;
   int64_t wal_points_ = 0;        // committed, not folded

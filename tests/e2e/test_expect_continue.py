@@ -227,8 +227,11 @@ class ExpectContinueTest(unittest.TestCase):
             elapsed = time.monotonic() - start
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(out.stdout, "200", out.stderr)
-        # Without "100 Continue", curl waits 1 s before it sends a body over 1 MiB anyway.
-        self.assertLess(elapsed, 0.9, "curl took %.2f s (stalled on Expect?)" % elapsed)
+        # Without "100 Continue", curl waits 1 s before it sends a body over 1 MiB anyway, and
+        # says so in its trace. (Its trace, not the elapsed time, is the check: under ASan the
+        # agent's own work on 26,000 new series takes about a second.)
+        self.assertNotIn("Done waiting for 100-continue", out.stderr,
+                         "curl stalled on Expect (%.2f s)" % elapsed)
         if "> Expect: 100-continue" in out.stderr:
             self.assertIn("< HTTP/1.1 100 Continue", out.stderr)
         self.wait_count("expect_curl", lines)
