@@ -1,7 +1,7 @@
 // The embedded time-series store: SQLite (WAL mode) at data/pythond.db, schema 3
 // (docs/STORE.md). A write is acknowledged once its points are committed as one WAL record
 // (group commit: every batch waiting when the writer wakes goes into one transaction). After
-// the commit the writer appends the points to their series' open chunks in memory
+// the answers the writer appends the points to their series' open chunks in memory
 // (store/chunk_codec.h); a fold later writes those chunks in one transaction that also deletes
 // the WAL records, so a reader sees every point exactly once. After a crash (or a failed fold)
 // the WAL is replayed onto the chunk rows instead. Readers go through the `points` view over
