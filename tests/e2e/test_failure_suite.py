@@ -450,16 +450,18 @@ class IsolationAndStopTest(unittest.TestCase):
         self.addCleanup(agent.cleanup)
         agent.start()
         wait_for(lambda: agent.count("measurement = 'late'") >= 1, 15, "a first run")
-        # Stop in the middle of a run: wait for a run to start, then SIGTERM.
-        runs = agent.plugin("slow", "slow-finish")["runs"]
-        wait_for(lambda: (lambda p: p["last_run_unix_ns"] > 0 and p["runs"] == runs and
-                          time.time_ns() - p["last_run_unix_ns"] < 300_000_000)(
-            agent.plugin("slow", "slow-finish")), 5, "a run in flight", interval=0.01)
-        stored = agent.count("measurement = 'late'")
+        # Stop in the middle of a run: wait for a run that started under 0.4 s ago (each run
+        # sleeps 0.8 s, so it is still going), then SIGTERM. Every run opens a new window, so a
+        # slow poll (sanitizer builds) that misses one catches the next.
+        plugin = wait_for(lambda: (lambda p: p if p["last_run_unix_ns"] > 0 and
+                                   time.time_ns() - p["last_run_unix_ns"] < 400_000_000
+                                   else None)(agent.plugin("slow", "slow-finish")),
+                          20, "a run in flight", interval=0.01)
         agent.proc.send_signal(signal.SIGTERM)
         self.assertEqual(agent.proc.wait(15), 0)
-        # The in-flight run finished within the grace and its point was stored.
-        self.assertEqual(agent.count("measurement = 'late'"), stored + 1)
+        # Each finished run stored one point; the one in flight finished within the grace and
+        # its point was stored too.
+        self.assertEqual(agent.count("measurement = 'late'"), plugin["runs"] + 1)
         self.assertNotIn("still running after the", agent.log())
 
 
