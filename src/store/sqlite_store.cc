@@ -1061,18 +1061,31 @@ Status SqliteStore::Fold() {
 Status SqliteStore::FoldHeads() {
   if (wal_points_ == 0 && sealed_.empty()) return Status::Ok();
   const int64_t started = SteadyNowNs();
-  size_t chunks = sealed_.size();
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return SqliteFailure(db_, "begin fold");
   }
-  // On failure the chunks in memory are dropped (some got row ids the rollback undid) and the
-  // WAL, which still holds every point, is replayed by the next fold.
+  // Every record in the WAL was appended to the chunks in memory.
+  StatusOr<size_t> chunks = CommitHeads(INT64_MAX);
+  if (!chunks.ok()) return chunks.status();
+  auto points = static_cast<uint64_t>(wal_points_);
+  LOG_DEBUG("store: folded {} point(s): {} chunk(s) written in {} ms", points, *chunks,
+            (SteadyNowNs() - started) / 1'000'000);
+  wal_points_ = 0;
+  FinishFold(points);
+  return Status::Ok();
+}
+
+StatusOr<size_t> SqliteStore::CommitHeads(int64_t last_wal_id) {
+  // On failure the chunks in memory are dropped (some got row ids the rollback undid, or hold
+  // points of the rolled-back transaction) and the WAL, which still holds every point, is
+  // replayed by the next fold.
   auto fail = [&](Status s) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     replay_ = true;
     DropHeads();
     return s;
   };
+  size_t chunks = sealed_.size();
   for (auto& [series, c] : sealed_) {
     if (Status s = WriteChunk(series, *c); !s.ok()) return fail(s);
   }
@@ -1081,8 +1094,7 @@ Status SqliteStore::FoldHeads() {
     if (Status s = WriteChunk(series, *c); !s.ok()) return fail(s);
     ++chunks;
   }
-  // Every record in the WAL was appended to the chunks just written.
-  sqlite3_bind_int64(delete_wal_.get(), 1, INT64_MAX);
+  sqlite3_bind_int64(delete_wal_.get(), 1, last_wal_id);
   int rc = sqlite3_step(delete_wal_.get());
   sqlite3_reset(delete_wal_.get());
   if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "delete folded WAL records"));
@@ -1090,12 +1102,7 @@ Status SqliteStore::FoldHeads() {
     return fail(SqliteFailure(db_, "commit fold"));
   }
   sealed_.clear();
-  auto points = static_cast<uint64_t>(wal_points_);
-  LOG_DEBUG("store: folded {} point(s): {} chunk(s) written in {} ms", points, chunks,
-            (SteadyNowNs() - started) / 1'000'000);
-  wal_points_ = 0;
-  FinishFold(points);
-  return Status::Ok();
+  return chunks;
 }
 
 void SqliteStore::FinishFold(uint64_t points) {
@@ -1185,21 +1192,7 @@ Status SqliteStore::ReplayWal() {
   }
   sqlite3_reset(read);
   if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "read the WAL"));
-  for (auto& [series, c] : sealed_) {
-    if (Status s = WriteChunk(series, *c); !s.ok()) return fail(s);
-  }
-  for (auto& [series, c] : open_) {
-    if (!c->dirty) continue;
-    if (Status s = WriteChunk(series, *c); !s.ok()) return fail(s);
-  }
-  sqlite3_bind_int64(delete_wal_.get(), 1, last_id);
-  rc = sqlite3_step(delete_wal_.get());
-  sqlite3_reset(delete_wal_.get());
-  if (rc != SQLITE_DONE) return fail(SqliteFailure(db_, "delete folded WAL records"));
-  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return fail(SqliteFailure(db_, "commit fold"));
-  }
-  sealed_.clear();
+  if (StatusOr<size_t> chunks = CommitHeads(last_id); !chunks.ok()) return chunks.status();
   wal_points_ = fold_complete_ ? 0 : std::max<int64_t>(0, wal_points_ - int64_t(points));
   FinishFold(points);
   return Status::Ok();

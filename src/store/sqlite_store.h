@@ -139,6 +139,10 @@ class SqliteStore : public outputs::Output {
   // Reads the WAL records and folds them into chunks (records left by a crash, or after a
   // fold failed and the chunks in memory were dropped); in slices, like the old fold.
   Status ReplayWal();
+  // Inside the fold's transaction: writes the sealed and dirty open chunks, deletes the WAL
+  // records up to `last_wal_id` and commits; the chunks written. On failure rolls back, drops
+  // the chunks in memory and sets replay_.
+  StatusOr<size_t> CommitHeads(int64_t last_wal_id);
   // After a fold committed: trims the chunks kept in memory to the budget, counts.
   void FinishFold(uint64_t points);
   Status WriteChunk(int64_t series_id, OpenChunk& chunk);

@@ -204,6 +204,17 @@ model::Point Pt(std::string m, std::vector<model::Tag> tags, std::vector<Field> 
   return p;
 }
 
+// Writes points i = from..to-1 of "cpu", one per batch: host h<i % 3>, v = i, at t0 + i.
+void WriteCpu(SqliteStore& store, int from, int to, int64_t t0) {
+  for (int i = from; i < to; ++i) {
+    ASSERT_TRUE(store
+                    .Write(Batch(model::Category::kMetric, "in",
+                                 {Pt("cpu", {{"host", "h" + std::to_string(i % 3)}},
+                                     {{"v", int64_t{i}}}, t0 + i)}))
+                    .ok());
+  }
+}
+
 TEST(SqliteStoreTest, PointsAreVisibleExactlyOnceBeforeAndAfterTheFold) {
   testing::TempDir dir;
   StoreOptions o = At(dir.path() / "s.db");
@@ -211,13 +222,7 @@ TEST(SqliteStoreTest, PointsAreVisibleExactlyOnceBeforeAndAfterTheFold) {
   o.fold_points = 1'000'000;
   auto store = SqliteStore::Open(o);
   ASSERT_TRUE(store.ok());
-  for (int i = 0; i < 300; ++i) {
-    ASSERT_TRUE((*store)
-                    ->Write(Batch(model::Category::kMetric, "in",
-                                  {Pt("cpu", {{"host", "h" + std::to_string(i % 3)}},
-                                      {{"v", int64_t{i}}}, 1000 + i)}))
-                    .ok());
-  }
+  WriteCpu(**store, 0, 300, 1000);
   (*store)->Flush();
   const std::string sql = "SELECT count(*), sum(json_extract(fields,'$.v')) FROM points";
   const std::string want = "count(*)\tsum(json_extract(fields,'$.v'))\n300\t44850\n";
@@ -228,13 +233,7 @@ TEST(SqliteStoreTest, PointsAreVisibleExactlyOnceBeforeAndAfterTheFold) {
   EXPECT_EQ(Query(o.path, "SELECT count(*) AS n, sum(points) AS p FROM chunks"), "n\tp\n3\t300\n");
   EXPECT_EQ(Query(o.path, "SELECT count(*) AS n FROM wal"), "n\n0\n");
   // Half in chunks, half in the WAL: still each once, and the open chunks grow.
-  for (int i = 300; i < 600; ++i) {
-    ASSERT_TRUE((*store)
-                    ->Write(Batch(model::Category::kMetric, "in",
-                                  {Pt("cpu", {{"host", "h" + std::to_string(i % 3)}},
-                                      {{"v", int64_t{i}}}, 1000 + i)}))
-                    .ok());
-  }
+  WriteCpu(**store, 300, 600, 1000);
   (*store)->Flush();
   EXPECT_EQ(Query(o.path, "SELECT count(*) AS n FROM points"), "n\n600\n");
   (*store)->FoldNow();
@@ -344,13 +343,7 @@ TEST(SqliteStoreTest, AFoldThatCannotStartIsRetriedWithNothingLost) {
   o.fold_interval_ns = int64_t{3600} * 1'000'000'000;
   auto store = SqliteStore::Open(o);
   ASSERT_TRUE(store.ok());
-  for (int i = 0; i < 30; ++i) {
-    ASSERT_TRUE((*store)
-                    ->Write(Batch(model::Category::kMetric, "in",
-                                  {Pt("cpu", {{"host", "h" + std::to_string(i % 3)}},
-                                      {{"v", int64_t{i}}}, i)}))
-                    .ok());
-  }
+  WriteCpu(**store, 0, 30, 0);
   (*store)->Flush();
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open(o.path.c_str(), &other), SQLITE_OK);
