@@ -257,6 +257,12 @@ int RunAgent(const RunOptions& options) {
       asio::post(io, std::move(done));
     });
   };
+  // Stats entries of configured inputs and plugins exist before their first accepted write
+  // (the supervisor is made below; both live on the event loop).
+  runner::Supervisor* known_names = nullptr;
+  api_options.is_configured = [&known_names](std::string_view input, std::string_view plugin) {
+    return known_names && known_names->Knows(input, plugin);
+  };
   ingest::Api api(&fanout, WallNowNs, MonoNowNs, std::move(api_options));
   ingest::HttpServerOptions http_options;
   http_options.listen = cfg.listen;
@@ -309,6 +315,7 @@ int RunAgent(const RunOptions& options) {
         api.Handle(r, std::move(done));
       });
   runner::Supervisor supervisor(io, sup_options, cfg.inputs);
+  known_names = &supervisor;
   // Git repositories (docs/GIT.md): pulled on their own thread; a new commit is applied only if
   // the whole configuration loads with it, then reloaded like a local edit.
   std::function<void(const std::string&)> on_git_change;

@@ -89,6 +89,7 @@ void CategoryCounts(std::string& out, const uint64_t (&points)[model::kCategoryC
 void IngestJson(Obj& x, const ingest::InputIngestStats& st) {
   x.Uint("requests", st.requests).Uint("refused_requests", st.refused_requests);
   x.Uint("points_refused", st.points_refused);
+  x.Str("last_error", st.last_error).Int("last_error_unix_ns", st.last_error_unix_ns);
   CategoryCounts(x.Raw("points"), st.points);
   Obj checks(&x.Raw("checks"));
   for (size_t r = 0; r < model::kCheckReasonCount; ++r) {

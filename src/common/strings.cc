@@ -1,5 +1,6 @@
 #include "common/strings.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -128,6 +129,58 @@ void AppendJsonEscaped(std::string& out, std::string_view s) {
     }
     ++i;
   }
+}
+
+namespace {
+
+// Valid UTF-8 of at most max_bytes; control characters replaced too when `replace_controls`.
+std::string CleanUtf8(std::string_view s, size_t max_bytes, bool replace_controls) {
+  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : Utf8SequenceLength(s, i);
+    std::string_view piece = s.substr(i, len);
+    if (len == 0 || (replace_controls && (c < 0x20 || c == 0x7f))) piece = kReplacement;
+    if (out.size() + piece.size() > max_bytes) break;
+    out += piece;
+    i += len == 0 ? 1 : len;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string SafeName(std::string_view s, size_t max_bytes) { return CleanUtf8(s, max_bytes, true); }
+
+std::string ValidUtf8(std::string_view s, size_t max_bytes) {
+  return CleanUtf8(s, max_bytes, false);
+}
+
+std::string LogSafe(std::string_view s, size_t max_bytes) {
+  const size_t cut = std::min(s.size(), max_bytes);
+  std::string valid = CleanUtf8(s.substr(0, cut), std::string::npos, false);
+  std::string out;
+  out.reserve(valid.size());
+  for (char ch : valid) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) {
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  if (cut < s.size()) out += "… (" + std::to_string(s.size() - cut) + " more bytes)";
+  return out;
 }
 
 std::string JsonQuote(std::string_view s) {

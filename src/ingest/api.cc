@@ -202,6 +202,40 @@ void Api::Handle(const Request& request, Respond respond) {
   Deliver(std::move(batch), std::move(job->plugin), std::move(answer), std::move(respond));
 }
 
+Api::Entries Api::StatsEntries(const std::string& input, const std::string& plugin, bool passed) {
+  // `configured()` is asked only for a name the table does not hold yet.
+  auto entry = [&](std::map<std::string, InputIngestStats>& table, const std::string& name,
+                   const auto& configured) -> InputIngestStats* {
+    if (auto it = table.find(name); it != table.end()) return &it->second;
+    if ((passed && table.size() < options_.max_stats_names) || configured()) return &table[name];
+    return &table[std::string(kOtherStats)];
+  };
+  const auto& is_configured = options_.is_configured;
+  Entries e{entry(stats_.inputs, input, [&] { return is_configured && is_configured(input, {}); }),
+            nullptr};
+  if (!plugin.empty()) {
+    std::string_view key(plugin);
+    const size_t slash = key.find('/');
+    e.plugin = entry(stats_.plugins, plugin, [&] {
+      return is_configured && slash != std::string_view::npos &&
+             is_configured(key.substr(0, slash), key.substr(slash + 1));
+    });
+  }
+  return e;
+}
+
+Answer Api::RefuseWrite(const std::string& input, const std::string& plugin, Answer answer) {
+  Entries e = StatsEntries(input, plugin, false);
+  ++e.input->requests;
+  ++e.input->refused_requests;
+  if (e.plugin) {
+    ++e.plugin->requests;
+    ++e.plugin->refused_requests;
+  }
+  if (answer.status >= 400 && answer.status < 500) ++stats_.bad_requests;
+  return answer;
+}
+
 void Api::Deliver(model::PointBatchPtr batch, std::string plugin, Answer answer, Respond respond) {
   // The answer waits until every sink holds the batch as safely as it promises (an output's
   // disk queue: fsynced).
@@ -209,19 +243,19 @@ void Api::Deliver(model::PointBatchPtr batch, std::string plugin, Answer answer,
   sink_->WriteAsync(batch, [this, batch, plugin = std::move(plugin), answer = std::move(answer),
                             respond = std::move(respond)](Status s) mutable {
     --writes_in_flight_;
-    InputIngestStats& input_stats = stats_.inputs[batch->input];
-    InputIngestStats* plugin_stats = plugin.empty() ? nullptr : &stats_.plugins[plugin];
+    // FinishWrite counted the request (its entries exist unless it went to kOtherStats).
+    Entries e = StatsEntries(batch->input, plugin, true);
     if (!s.ok()) {
       ++stats_.busy;
-      ++input_stats.refused_requests;
-      if (plugin_stats) ++plugin_stats->refused_requests;
+      ++e.input->refused_requests;
+      if (e.plugin) ++e.plugin->refused_requests;
       respond(ErrorAnswer(503, "datakit.busy", s.message()));
       return;
     }
     size_t n = batch->points.size();
     stats_.points_accepted[static_cast<int>(batch->category)] += n;
-    input_stats.points[static_cast<int>(batch->category)] += n;
-    if (plugin_stats) plugin_stats->points[static_cast<int>(batch->category)] += n;
+    e.input->points[static_cast<int>(batch->category)] += n;
+    if (e.plugin) e.plugin->points[static_cast<int>(batch->category)] += n;
     respond(std::move(answer));
   });
 }
@@ -229,9 +263,9 @@ void Api::Deliver(model::PointBatchPtr batch, std::string plugin, Answer answer,
 std::string PluginKey(std::string_view plugin_header) {
   if (plugin_header.empty()) return "";
   size_t slash = plugin_header.find('/');
-  if (slash == std::string_view::npos) return PercentDecode(plugin_header);
-  return PercentDecode(plugin_header.substr(0, slash)) + "/" +
-         PercentDecode(plugin_header.substr(slash + 1));
+  if (slash == std::string_view::npos) return SafeName(PercentDecode(plugin_header));
+  return SafeName(PercentDecode(plugin_header.substr(0, slash))) + "/" +
+         SafeName(PercentDecode(plugin_header.substr(slash + 1)));
 }
 
 Answer Api::Route(const Request& request, std::unique_ptr<WriteJob>* job,
@@ -293,42 +327,33 @@ Answer Api::PrepareWrite(std::string_view category_name, std::string_view raw_qu
   ++stats_.write_requests;
   QueryString query(raw_query);
 
-  // The input is known before anything can fail, so refusals are counted against it.
+  // The input is known before anything can fail, so refusals are counted against it. Names
+  // come from the client: made safe to show (valid UTF-8, no control characters, bounded).
   std::string input;
   if (auto in = query.Get("input"); in && !in->empty()) {
-    input = *in;
+    input = SafeName(*in);
   } else if (!request.plugin_header.empty()) {
     // The SDK under pythond: attribute to the pythond input that ran the script.
     // The SDK percent-encodes each part of "<input>/<plugin>".
-    input = PercentDecode(request.plugin_header.substr(0, request.plugin_header.find('/')));
+    input =
+        SafeName(PercentDecode(request.plugin_header.substr(0, request.plugin_header.find('/'))));
   } else {
     input = "datakit-http";  // DataKit's name for writes without ?input=
   }
-  InputIngestStats& input_stats = stats_.inputs[input];
-  ++input_stats.requests;
   std::string plugin = PluginKey(request.plugin_header);
-  InputIngestStats* plugin_stats = plugin.empty() ? nullptr : &stats_.plugins[plugin];
-  if (plugin_stats) ++plugin_stats->requests;
   auto refuse = [&](int status, std::string_view code, std::string_view message) {
-    ++input_stats.refused_requests;
-    if (plugin_stats) ++plugin_stats->refused_requests;
-    if (status >= 400 && status < 500) ++stats_.bad_requests;
-    return ErrorAnswer(status, code, message);
+    return RefuseWrite(input, plugin, ErrorAnswer(status, code, message));
   };
 
   if (options_.write_rate_limit > 0 && !write_limit_.Allow(mono_ns_())) {
     ++stats_.rate_limited;
-    ++input_stats.refused_requests;
-    if (plugin_stats) ++plugin_stats->refused_requests;
-    return ErrorAnswer(429, "datakit.reachMaxAPILimit",
-                       "more than " + std::to_string(options_.write_rate_limit) +
-                           " write requests per second (see [http_api] request_rate_limit)");
+    return refuse(429, "datakit.reachMaxAPILimit",
+                  "more than " + std::to_string(options_.write_rate_limit) +
+                      " write requests per second (see [http_api] request_rate_limit)");
   }
   if (!request.admitted && !sink_->HasRoom()) {
     ++stats_.busy;
-    ++input_stats.refused_requests;
-    if (plugin_stats) ++plugin_stats->refused_requests;
-    return ErrorAnswer(503, "datakit.busy", "the store's backlog is full; retry later");
+    return refuse(503, "datakit.busy", "the store's backlog is full; retry later");
   }
   auto category = model::ParseCategory(category_name);
   if (!category) {
@@ -447,22 +472,16 @@ Api::WriteOutcome Api::ParseWrite(const WriteJob& job) const {
 }
 
 Answer Api::FinishWrite(const WriteJob& job, WriteOutcome& outcome, model::PointBatchPtr* pending) {
-  InputIngestStats& input_stats = stats_.inputs[job.input];
-  InputIngestStats* plugin_stats = job.plugin.empty() ? nullptr : &stats_.plugins[job.plugin];
-  auto refuse = [&](Answer a) {
-    ++input_stats.refused_requests;
-    if (plugin_stats) ++plugin_stats->refused_requests;
-    if (a.status >= 400 && a.status < 500) ++stats_.bad_requests;
-    return a;
-  };
-  if (outcome.refusal) return refuse(std::move(*outcome.refusal));
-
+  if (outcome.refusal) return RefuseWrite(job.input, job.plugin, std::move(*outcome.refusal));
+  // Refused below when strict or when nothing is left: counted then, as not passed.
+  const bool passed = !outcome.points.empty() && !(job.strict && outcome.warning_count > 0);
+  Entries e = StatsEntries(job.input, job.plugin, passed);
   for (size_t r = 0; r < std::size(outcome.checks); ++r) {
-    input_stats.checks[r] += outcome.checks[r];
-    if (plugin_stats) plugin_stats->checks[r] += outcome.checks[r];
+    e.input->checks[r] += outcome.checks[r];
+    if (e.plugin) e.plugin->checks[r] += outcome.checks[r];
   }
-  input_stats.points_refused += outcome.points_refused;
-  if (plugin_stats) plugin_stats->points_refused += outcome.points_refused;
+  e.input->points_refused += outcome.points_refused;
+  if (e.plugin) e.plugin->points_refused += outcome.points_refused;
   if (options_.on_checked) {
     outcome.checked.category = job.category;
     outcome.checked.input = job.input;
@@ -471,12 +490,16 @@ Answer Api::FinishWrite(const WriteJob& job, WriteOutcome& outcome, model::Point
     options_.on_checked(outcome.checked);
   }
   if (job.strict && outcome.warning_count > 0) {
-    return refuse(ErrorAnswer(400, "datakit.pointGotWarning", outcome.warnings));
+    return RefuseWrite(job.input, job.plugin,
+                       ErrorAnswer(400, "datakit.pointGotWarning", outcome.warnings));
   }
   if (outcome.points.empty()) {
-    return refuse(
+    return RefuseWrite(
+        job.input, job.plugin,
         ErrorAnswer(400, "datakit.noPoints", "no point passed the checks: " + outcome.warnings));
   }
+  ++e.input->requests;
+  if (e.plugin) ++e.plugin->requests;
 
   Answer ok{200, "", "application/json"};
   if (job.echo == "lp") {
@@ -517,8 +540,13 @@ Answer Api::HandleLastError(const Request& request) {
     return ErrorAnswer(400, "datakit.invalidJsonPoint",
                        "lasterror body needs string keys \"input\" and \"err_content\"");
   }
-  LOG_WARN("lasterror from input '{}': {}", input, content);
-  last_errors_[std::string(input)] = LastError{std::string(content), now_ns_()};
+  // Kept with the input's stats: a name with no entry of its own (not configured, no write
+  // passed the checks) shares kOtherStats, so made-up names cannot grow anything.
+  const std::string name = SafeName(input);
+  InputIngestStats* entry = StatsEntries(name, "", false).input;
+  entry->last_error = ValidUtf8(content, kMaxLastErrorBytes);
+  entry->last_error_unix_ns = now_ns_();
+  LOG_WARN("lasterror from input '{}': {}", name, LogSafe(content));
   return Answer{200, "", "application/json"};
 }
 

@@ -93,7 +93,16 @@ struct ApiOptions {
   // event loop. Null: both inline. `work` reads only the request's views and these options.
   std::function<void(std::function<void()> work, std::function<void()> done)> offload;
   size_t offload_min_bytes = 16 << 10;
+  // Stats entries (ApiStats::inputs, ::plugins) exist for the names this says are configured
+  // (plugin: "<input>/<plugin>", else empty) and, up to max_stats_names per table, for names
+  // whose writes passed the checks; every other write is counted under kOtherStats. So clients
+  // sending made-up names cannot grow the tables. Null: no name is configured.
+  std::function<bool(std::string_view input, std::string_view plugin)> is_configured;
+  size_t max_stats_names = 256;
 };
+
+// The stats entry of writes whose input or plugin name earned none of its own.
+inline constexpr std::string_view kOtherStats = "(other)";
 
 // What one input has sent (by the `input` each batch is stored under).
 struct InputIngestStats {
@@ -103,7 +112,13 @@ struct InputIngestStats {
   uint64_t points_refused = 0;    // points the checks could not keep
   // Repairs and refusals by reason (model::CheckReason).
   uint64_t checks[static_cast<size_t>(model::CheckReason::kCount)] = {};
+  // The last POST /v1/lasterror for this input (cut to kMaxLastErrorBytes); time 0: none.
+  std::string last_error;
+  int64_t last_error_unix_ns = 0;
 };
+
+// What POST /v1/lasterror keeps of a message (the log line shows at most kMaxLoggedBytes).
+inline constexpr size_t kMaxLastErrorBytes = 4096;
 
 // Requests of one route ("/v1/write/metric", "/v1/ping", "/metrics", "(other)").
 struct RouteStats {
@@ -126,11 +141,6 @@ struct ApiStats {
   std::map<std::string, RouteStats> routes;
 };
 
-struct LastError {
-  std::string message;
-  int64_t time_ns = 0;
-};
-
 class Api {
  public:
   // `sink` must outlive the Api. `now_ns` is the wall clock (unix ns) and `mono_ns` a monotonic
@@ -149,7 +159,6 @@ class Api {
   const ApiStats& stats() const { return stats_; }
   // Writes handed to the sinks whose answer has not been sent yet.
   size_t writes_in_flight() const { return writes_in_flight_; }
-  const std::map<std::string, LastError>& last_errors() const { return last_errors_; }
 
  private:
   // Everything but the write itself: an answer, and for an accepted write the batch to write
@@ -170,6 +179,15 @@ class Api {
   Answer FinishWrite(const WriteJob& job, WriteOutcome& outcome, model::PointBatchPtr* pending);
   // Hands an accepted batch to the sinks; `respond` gets `answer` once they hold it.
   void Deliver(model::PointBatchPtr batch, std::string plugin, Answer answer, Respond respond);
+  // The entries a write of `input` / `plugin` (empty: none) is counted under (see
+  // ApiOptions::is_configured); `passed`: its points passed the checks.
+  struct Entries {
+    InputIngestStats* input;
+    InputIngestStats* plugin;  // null without a plugin
+  };
+  Entries StatsEntries(const std::string& input, const std::string& plugin, bool passed);
+  // Counts a write refused with `answer` (one request, refused) and returns the answer.
+  Answer RefuseWrite(const std::string& input, const std::string& plugin, Answer answer);
   Answer HandlePing();
   Answer HandleLastError(const Request& request);
   bool IsPublic(std::string_view path) const;
@@ -185,7 +203,6 @@ class Api {
   RateLimiter write_limit_;
   ApiStats stats_;
   size_t writes_in_flight_ = 0;
-  std::map<std::string, LastError> last_errors_;  // by input name
 };
 
 // "<input>/<plugin>" from the SDK's X-Pythond-Plugin header (each part percent-decoded); ""

@@ -172,10 +172,91 @@ TEST_F(ApiTest, PingLastErrorAndUnknownRoutes) {
   EXPECT_THAT(ping.body, HasSubstr("\"host\":\"box\""));
   Answer le = Post("/v1/lasterror", R"({"input":"in1","err_content":"boom"})");
   EXPECT_EQ(le.status, 200);
-  EXPECT_EQ(api_.last_errors().at("in1").message, "boom");
+  EXPECT_EQ(api_.stats().inputs.at(std::string(kOtherStats)).last_error, "boom");
   EXPECT_EQ(Post("/v1/lasterror", "nope").status, 400);
   EXPECT_EQ(Get("/nope").status, 404);
   EXPECT_EQ(Get("/v1/write/metric").status, 405);
+}
+
+// 3,000 refused writes with made-up input and plugin names once left 3,000 permanent entries
+// each; now they share one, and names that passed the checks are capped.
+TEST_F(ApiTest, MadeUpNamesCannotGrowTheStats) {
+  for (int i = 0; i < 3000; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_EQ(Post("/v1/write/metric?input=in" + n, "bad line").status, 400);
+    ASSERT_EQ(Post("/v1/write/metric", "bad line", "", "in" + n + "/p").status, 400);
+  }
+  const ApiStats& st = api_.stats();
+  ASSERT_EQ(st.inputs.size(), 1u);
+  ASSERT_EQ(st.plugins.size(), 1u);
+  EXPECT_EQ(st.inputs.at(std::string(kOtherStats)).requests, 6000u);
+  EXPECT_EQ(st.inputs.at(std::string(kOtherStats)).refused_requests, 6000u);
+  EXPECT_EQ(st.plugins.at(std::string(kOtherStats)).requests, 3000u);
+  // A write that passes the checks earns its name an entry, up to max_stats_names (256).
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_EQ(Post("/v1/write/metric?input=ok" + std::to_string(i), "m v=1").status, 200);
+  }
+  EXPECT_EQ(st.inputs.size(), 256u);
+  EXPECT_EQ(st.inputs.at("ok0").points[0], 1u);
+  EXPECT_EQ(st.inputs.at("ok0").requests, 1u);
+  EXPECT_EQ(st.inputs.count("ok299"), 0u);
+  EXPECT_EQ(st.inputs.at(std::string(kOtherStats)).requests, 6000u + 300 - 255);
+  // Once it has an entry, its refusals are counted there.
+  ASSERT_EQ(Post("/v1/write/metric?input=ok0", "bad line").status, 400);
+  EXPECT_EQ(st.inputs.at("ok0").refused_requests, 1u);
+}
+
+TEST(ApiStatsNamesTest, ConfiguredNamesHaveEntriesBeforeAnyWritePasses) {
+  RecordingSink sink;
+  ApiOptions o;
+  o.is_configured = [](std::string_view input, std::string_view plugin) {
+    return input == "cfg" && (plugin.empty() || plugin == "p1");
+  };
+  Api api(
+      &sink, [] { return int64_t{1}; }, [] { return int64_t{1}; }, o);
+  Request r;
+  r.method = "POST";
+  r.target = "/v1/write/metric";
+  r.body = "bad line";
+  r.plugin_header = "cfg/p1";
+  EXPECT_EQ(api.Handle(r).status, 400);
+  r.plugin_header = "cfg/p2";
+  EXPECT_EQ(api.Handle(r).status, 400);
+  EXPECT_EQ(api.stats().inputs.at("cfg").refused_requests, 2u);
+  EXPECT_EQ(api.stats().plugins.at("cfg/p1").refused_requests, 1u);
+  EXPECT_EQ(api.stats().plugins.at(std::string(kOtherStats)).refused_requests, 1u);
+  EXPECT_EQ(api.stats().plugins.count("cfg/p2"), 0u);
+}
+
+// ?input=%FF once put invalid UTF-8 into /metrics (Prometheus then refused every scrape).
+TEST_F(ApiTest, NamesAreMadeValidUtf8WithoutControlCharacters) {
+  ASSERT_EQ(Post("/v1/write/metric?input=a%FFb%0A", "m v=1").status, 200);
+  EXPECT_EQ(sink_.batches.back()->input,
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD");
+  EXPECT_EQ(api_.stats().inputs.count("a\xEF\xBF\xBD"
+                                      "b\xEF\xBF\xBD"),
+            1u);
+  ASSERT_EQ(Post("/v1/write/metric", "m v=1", "", "x%C3/p%FF").status, 200);
+  EXPECT_EQ(api_.stats().plugins.count("x\xEF\xBF\xBD/p\xEF\xBF\xBD"), 1u);
+  ASSERT_EQ(Post("/v1/write/metric?input=" + std::string(300, 'n'), "m v=1").status, 200);
+  EXPECT_EQ(sink_.batches.back()->input, std::string(128, 'n'));
+}
+
+// /v1/lasterror kept up to 32 MiB per distinct input forever and logged it whole.
+TEST_F(ApiTest, LastErrorIsBoundedAndKeptWithTheInputsStats) {
+  ASSERT_EQ(Post("/v1/write/metric?input=in1", "m v=1").status, 200);
+  const std::string big(1 << 20, 'e');
+  ASSERT_EQ(Post("/v1/lasterror", R"({"input":"in1","err_content":")" + big + "\"}").status, 200);
+  EXPECT_EQ(api_.stats().inputs.at("in1").last_error.size(), kMaxLastErrorBytes);
+  EXPECT_GT(api_.stats().inputs.at("in1").last_error_unix_ns, 0);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(
+        Post("/v1/lasterror", R"({"input":"x)" + std::to_string(i) + R"(","err_content":"boom"})")
+            .status,
+        200);
+  }
+  EXPECT_EQ(api_.stats().inputs.size(), 2u);  // in1 and kOtherStats
 }
 
 TEST_F(ApiTest, NonLoopbackClientsReachOnlyPublicApis) {

@@ -1248,6 +1248,19 @@ void Supervisor::MaybeFinishStop() {
   asio::post(io_, std::move(done));
 }
 
+bool Supervisor::Knows(std::string_view input, std::string_view plugin) const {
+  for (const Input& in : inputs_) {
+    if (in.retired || in.config.name != input) continue;
+    if (plugin.empty()) return true;
+    for (size_t index : in.units) {
+      for (const Plugin& p : units_[index]->plugins) {
+        if (p.stats.name == plugin) return true;
+      }
+    }
+  }
+  return false;
+}
+
 std::vector<InputStats> Supervisor::Stats() const {
   std::vector<InputStats> out;
   int64_t mono_now = NowNs();

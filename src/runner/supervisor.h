@@ -208,6 +208,9 @@ class Supervisor {
   bool OnChildExit(pid_t pid, int wait_status);
 
   std::vector<InputStats> Stats() const;
+  // Whether a configured input of that name exists and, with `plugin` non-empty, whether one of
+  // its workers announced a plugin of that name.
+  bool Knows(std::string_view input, std::string_view plugin) const;
   const Scheduler& scheduler() const { return scheduler_; }
 
  private:
