@@ -59,6 +59,12 @@ std::string ClientAddress(const std::string& bound) {
   return bound;
 }
 
+// The host part of a listen address ("box.lan:9529" → "box.lan"; "" for ":9529").
+std::string ListenHost(const std::string& listen) {
+  if (StartsWith(listen, "[")) return listen.substr(1, listen.find(']') - 1);
+  return listen.substr(0, listen.rfind(':'));
+}
+
 // What the reload watches: conf.d, python.d, and inputs' absolute `dirs` outside python.d.
 std::vector<fs::path> WatchedTrees(const config::Config& cfg) {
   std::vector<fs::path> trees = {cfg.root / "conf.d", cfg.python_d()};
@@ -226,6 +232,12 @@ int RunAgent(const RunOptions& options) {
   api_options.version = PYTHOND_VERSION;
   api_options.hostname = Hostname();
   api_options.public_apis = cfg.public_apis;
+  api_options.allowed_hosts = cfg.allowed_hosts;
+  api_options.allowed_origins = cfg.allowed_origins;
+  // A listen address given as a name (not an IP) is a name clients use.
+  if (std::string host = ListenHost(cfg.listen); !host.empty()) {
+    api_options.allowed_hosts.push_back(host);
+  }
   api_options.write_rate_limit = cfg.request_rate_limit;
   api_options.max_decoded_bytes = cfg.max_body_bytes;
   for (const auto& [k, v] : cfg.global_tags) api_options.global_tags.push_back({k, v});
@@ -277,6 +289,8 @@ int RunAgent(const RunOptions& options) {
            !fanout.HasRoom();
   };
   http_options.write_wait_ns = cfg.store_write_wait_ns;
+  // Host, Origin, public routes and the rate limit are decided before a body is read.
+  http_options.screen = [&api](const ingest::Request& r) { return api.Screen(r); };
   ingest::HttpServer http(
       io, http_options,
       [&api](const ingest::Request& r, std::function<void(ingest::Answer)> respond) {

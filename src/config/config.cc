@@ -214,6 +214,12 @@ class Loader {
       std::vector<std::string> apis;
       if (ReadStringArray(file, *n, "http_api.public_apis", &apis)) config_.public_apis = apis;
     }
+    if (const toml::node* n = t->get("allowed_hosts")) {
+      ReadStringArray(file, *n, "http_api.allowed_hosts", &config_.allowed_hosts);
+    }
+    if (const toml::node* n = t->get("allowed_origins")) {
+      ReadStringArray(file, *n, "http_api.allowed_origins", &config_.allowed_origins);
+    }
     if (const toml::node* n = t->get("max_body_mb")) {
       auto v = n->value<int64_t>();
       if (v && *v > 0 && *v <= 4096) {
@@ -242,8 +248,8 @@ class Loader {
       }
     }
     WarnUnknownKeys(file, *t, "http_api",
-                    {"listen", "public_apis", "max_body_mb", "timeout", "header_timeout",
-                     "max_connections", "request_rate_limit"});
+                    {"listen", "public_apis", "allowed_hosts", "allowed_origins", "max_body_mb",
+                     "timeout", "header_timeout", "max_connections", "request_rate_limit"});
   }
 
   void LoadAgent(const std::string& file, const toml::node& node) {
@@ -956,6 +962,8 @@ std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b) 
   };
   check(a.listen == b.listen, "http_api.listen");
   check(a.public_apis == b.public_apis, "http_api.public_apis");
+  check(a.allowed_hosts == b.allowed_hosts, "http_api.allowed_hosts");
+  check(a.allowed_origins == b.allowed_origins, "http_api.allowed_origins");
   check(a.max_body_bytes == b.max_body_bytes, "http_api.max_body_mb");
   check(a.header_timeout_ns == b.header_timeout_ns, "http_api.header_timeout");
   check(a.read_timeout_ns == b.read_timeout_ns, "http_api.timeout");

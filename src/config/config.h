@@ -147,6 +147,10 @@ struct Config {
   std::string listen = "127.0.0.1:9529";
   // Routes non-loopback clients may use ("/v1/ping", or a prefix ending in '*').
   std::vector<std::string> public_apis = {"/v1/write/*", "/v1/ping"};
+  // Host names answered besides IP literals, localhost and the hostname (DNS rebinding), and
+  // origins whose pages may POST (docs/SECURITY.md); "*" allows any.
+  std::vector<std::string> allowed_hosts;
+  std::vector<std::string> allowed_origins;
   uint64_t max_body_bytes = 32 << 20;          // larger request bodies get 413
   int64_t header_timeout_ns = 10'000'000'000;  // to receive a request's headers
   int64_t read_timeout_ns = 30'000'000'000;    // to receive a whole request (slow clients)

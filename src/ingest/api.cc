@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <boost/asio/ip/address.hpp>
+#include <cctype>
 #include <optional>
 
 #include "common/logging.h"
@@ -112,6 +114,127 @@ Answer Api::Handle(const Request& request) {
   return std::move(**answer);
 }
 
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The name or address of a Host header value ("[::1]:9529" → "::1", "Box.:80" → "box").
+std::string HostName(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    return Lower(host.substr(1, close == std::string_view::npos ? close : close - 1));
+  }
+  if (size_t colon = host.rfind(':'); colon != std::string_view::npos && host.find(':') == colon) {
+    host = host.substr(0, colon);
+  }
+  while (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  return Lower(host);
+}
+
+bool IsIpLiteral(const std::string& name) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(name, ec);
+  return !ec;
+}
+
+// "*.example.com" matches "a.example.com" (not "example.com"); others match exactly.
+bool NameMatches(std::string_view pattern, std::string_view name) {
+  if (pattern == "*") return true;
+  if (StartsWith(pattern, "*.")) {
+    return name.size() > pattern.size() - 1 && EndsWith(name, pattern.substr(1));
+  }
+  return pattern == name;
+}
+
+}  // namespace
+
+bool Api::HostAllowed(std::string_view host) const {
+  // No Host: HTTP/1.0 or the worker pipe; a browser always sends one. A rebinding attack needs a
+  // name the attacker's DNS answers, so IP literals are safe whatever the address.
+  if (host.empty()) return true;
+  const std::string name = HostName(host);
+  if (name.empty()) return false;
+  if (IsIpLiteral(name) || name == "localhost" || EndsWith(name, ".localhost")) return true;
+  const std::string self = Lower(options_.hostname);
+  if (!self.empty() && (name == self || name == self.substr(0, self.find('.')))) return true;
+  for (const std::string& pattern : options_.allowed_hosts) {
+    if (NameMatches(Lower(pattern), name)) return true;
+  }
+  return false;
+}
+
+bool Api::OriginAllowed(std::string_view origin, std::string_view host) const {
+  for (const std::string& allowed : options_.allowed_origins) {
+    if (allowed == "*" || Lower(allowed) == Lower(origin)) return true;
+  }
+  // The agent's own pages: "scheme://" + the Host the request was sent to.
+  size_t scheme = origin.find("://");
+  return scheme != std::string_view::npos && !host.empty() &&
+         Lower(origin.substr(scheme + 3)) == Lower(host);
+}
+
+std::optional<Answer> Api::Screen(const Request& request) {
+  std::string_view path = request.target.substr(0, request.target.find('?'));
+  auto refuse = [&](Answer a) -> std::optional<Answer> {
+    ++stats_.requests;
+    if (StartsWith(path, "/v1/write/")) ++stats_.write_requests;
+    RouteStats& r = stats_.routes[RouteName(path)];
+    ++r.by_status[a.status];
+    r.bytes_out += a.body.size();
+    return a;
+  };
+  // DNS rebinding turns a page's own origin into this agent; what a loopback client may reach
+  // (every route) is what it would gain. A non-loopback client reaches only the public routes,
+  // whatever name it used (containers use service names), so its Host is not checked.
+  if (request.remote_is_loopback && !HostAllowed(request.host)) {
+    ++stats_.forbidden;
+    return refuse(ErrorAnswer(403, "datakit.hostNotAllowed",
+                              "Host '" + LogSafe(request.host, 100) +
+                                  "' is not allowed (a defence against DNS rebinding); add the "
+                                  "name to [http_api] allowed_hosts"));
+  }
+  const bool reads = request.method == "GET" || request.method == "HEAD";
+  if (!reads && !request.origin.empty() && !OriginAllowed(request.origin, request.host)) {
+    ++stats_.forbidden;
+    return refuse(ErrorAnswer(403, "datakit.originNotAllowed",
+                              "a request from a page of '" + LogSafe(request.origin, 100) +
+                                  "' is refused (cross-site); add the origin to [http_api] "
+                                  "allowed_origins"));
+  }
+  if (!request.remote_is_loopback && !IsPublic(path)) {
+    ++stats_.forbidden;
+    return refuse(ErrorAnswer(403, "datakit.publicAccessDisabled",
+                              std::string(path) + " is not open to non-loopback clients "
+                                                  "(see [http_api] public_apis)"));
+  }
+  if (!StartsWith(path, "/v1/write/") || request.method != "POST") return std::nullopt;
+  const std::string_view raw_query =
+      path.size() < request.target.size() ? request.target.substr(path.size() + 1) : "";
+  QueryString query(raw_query);
+  if (options_.write_rate_limit > 0 && !write_limit_.Allow(mono_ns_())) {
+    ++stats_.rate_limited;
+    auto [input, plugin] = WriteNames(query, request);
+    return refuse(RefuseWrite(
+        input, plugin,
+        ErrorAnswer(429, "datakit.reachMaxAPILimit",
+                    "more than " + std::to_string(options_.write_rate_limit) +
+                        " write requests per second (see [http_api] request_rate_limit)")));
+  }
+  if (query.Get("encoding")) {
+    auto [input, plugin] = WriteNames(query, request);
+    return refuse(RefuseWrite(
+        input, plugin,
+        ErrorAnswer(400, "datakit.decodeBodyFailed",
+                    "send the body's compression as a Content-Encoding header; ?encoding= is "
+                    "refused (a plain cross-site form could use it)")));
+  }
+  return std::nullopt;
+}
+
 std::string Api::RouteName(std::string_view path) const {
   constexpr std::string_view kWrite = "/v1/write/";
   if (StartsWith(path, kWrite)) {
@@ -157,6 +280,9 @@ struct Api::WriteOutcome {
 };
 
 void Api::Handle(const Request& request, Respond respond) {
+  if (!request.screened) {
+    if (std::optional<Answer> refused = Screen(request)) return respond(std::move(*refused));
+  }
   // Every answer is counted under its route, status and sizes.
   std::string_view path = request.target.substr(0, request.target.find('?'));
   std::string route = RouteName(path);
@@ -277,13 +403,6 @@ Answer Api::Route(const Request& request, std::unique_ptr<WriteJob>* job,
     path = target.substr(0, q);
     query = target.substr(q + 1);
   }
-  if (!request.remote_is_loopback && !IsPublic(path)) {
-    ++stats_.forbidden;
-    return ErrorAnswer(403, "datakit.publicAccessDisabled",
-                       std::string(path) +
-                           " is not open to non-loopback clients "
-                           "(see [http_api] public_apis)");
-  }
   constexpr std::string_view kWrite = "/v1/write/";
   if (StartsWith(path, kWrite)) {
     if (request.method != "POST") {
@@ -322,13 +441,9 @@ Answer Api::Route(const Request& request, std::unique_ptr<WriteJob>* job,
   return ErrorAnswer(404, "datakit.routeNotFound", "no route " + std::string(path));
 }
 
-Answer Api::PrepareWrite(std::string_view category_name, std::string_view raw_query,
-                         const Request& request, std::unique_ptr<WriteJob>* job) {
-  ++stats_.write_requests;
-  QueryString query(raw_query);
-
-  // The input is known before anything can fail, so refusals are counted against it. Names
-  // come from the client: made safe to show (valid UTF-8, no control characters, bounded).
+std::pair<std::string, std::string> Api::WriteNames(const QueryString& query,
+                                                    const Request& request) const {
+  // Names come from the client: made safe to show (valid UTF-8, no control characters, bounded).
   std::string input;
   if (auto in = query.Get("input"); in && !in->empty()) {
     input = SafeName(*in);
@@ -340,17 +455,19 @@ Answer Api::PrepareWrite(std::string_view category_name, std::string_view raw_qu
   } else {
     input = "datakit-http";  // DataKit's name for writes without ?input=
   }
-  std::string plugin = PluginKey(request.plugin_header);
+  return {std::move(input), PluginKey(request.plugin_header)};
+}
+
+Answer Api::PrepareWrite(std::string_view category_name, std::string_view raw_query,
+                         const Request& request, std::unique_ptr<WriteJob>* job) {
+  ++stats_.write_requests;
+  QueryString query(raw_query);
+
+  // The input is known before anything can fail, so refusals are counted against it.
+  auto [input, plugin] = WriteNames(query, request);
   auto refuse = [&](int status, std::string_view code, std::string_view message) {
     return RefuseWrite(input, plugin, ErrorAnswer(status, code, message));
   };
-
-  if (options_.write_rate_limit > 0 && !write_limit_.Allow(mono_ns_())) {
-    ++stats_.rate_limited;
-    return refuse(429, "datakit.reachMaxAPILimit",
-                  "more than " + std::to_string(options_.write_rate_limit) +
-                      " write requests per second (see [http_api] request_rate_limit)");
-  }
   if (!request.admitted && !sink_->HasRoom()) {
     ++stats_.busy;
     return refuse(503, "datakit.busy", "the store's backlog is full; retry later");
@@ -375,8 +492,7 @@ Answer Api::PrepareWrite(std::string_view category_name, std::string_view raw_qu
     return refuse(400, "datakit.invalidEcho", "invalid echo '" + echo + "' (want lp or json)");
   }
 
-  std::string encoding_name = query.Get("encoding").value_or(std::string(request.content_encoding));
-  auto encoding = ParseBodyEncoding(encoding_name);
+  auto encoding = ParseBodyEncoding(request.content_encoding);
   if (!encoding.ok()) return refuse(400, "datakit.decodeBodyFailed", encoding.status().message());
 
   auto w = std::make_unique<WriteJob>();

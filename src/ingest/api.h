@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,17 +28,23 @@
 
 namespace pythond::ingest {
 
+class QueryString;
+
 struct Request {
   std::string_view method;  // "GET", "POST", ...
   std::string_view target;  // path and query, e.g. "/v1/write/metric?input=x"
   std::string_view content_type;
   std::string_view content_encoding;
   std::string_view plugin_header;  // X-Pythond-Plugin: "<input>/<plugin>" from the SDK
+  std::string_view host;           // Host header ("" when absent: HTTP/1.0, the worker pipe)
+  std::string_view origin;         // Origin header (browsers send it on cross-site POSTs)
   std::string_view body;
   bool remote_is_loopback = true;  // the client connected from 127.0.0.0/8 or ::1
   // The transport held the body until the sinks had room (HttpServerOptions::hold_body): the
   // API does not refuse it for a full queue again.
   bool admitted = false;
+  // The transport already passed the headers through Api::Screen (before reading the body).
+  bool screened = false;
 };
 
 struct Answer {
@@ -76,6 +83,12 @@ struct ApiOptions {
   std::vector<model::Tag> global_tags;
   // Paths non-loopback clients may reach: exact ("/v1/ping") or a prefix ending in '*'.
   std::vector<std::string> public_apis = {"/v1/write/*", "/v1/ping"};
+  // Host header names answered besides IP literals, localhost (and *.localhost) and `hostname`
+  // (a defence against DNS rebinding): exact names or "*.domain"; "*" allows any.
+  std::vector<std::string> allowed_hosts;
+  // Origins (e.g. "https://grafana.example.com") whose pages may send state-changing requests
+  // (POST); a request from any other origin but the agent's own gets 403. "*" allows any.
+  std::vector<std::string> allowed_origins;
   double write_rate_limit = 0;  // write requests per second over all clients; 0: none
   model::CheckLimits check_limits;
   size_t max_decoded_bytes = 32 << 20;  // a compressed body may not decode to more (413)
@@ -155,6 +168,11 @@ class Api {
   // The same, for callers whose sinks complete at once (tests): a sink that completes later,
   // or an async GET route, yields a 500.
   Answer Handle(const Request& request);
+  // What can be refused from the headers alone, before the body is read (counted, like every
+  // answer): a Host that is not allowed or a foreign Origin (403), a private route for a
+  // non-loopback client (403), a write past the rate limit (429) or with ?encoding= (400).
+  // Handle() calls it unless request.screened.
+  std::optional<Answer> Screen(const Request& request);
 
   const ApiStats& stats() const { return stats_; }
   // Writes handed to the sinks whose answer has not been sent yet.
@@ -191,6 +209,11 @@ class Api {
   Answer HandlePing();
   Answer HandleLastError(const Request& request);
   bool IsPublic(std::string_view path) const;
+  bool HostAllowed(std::string_view host) const;
+  bool OriginAllowed(std::string_view origin, std::string_view host) const;
+  // The input and plugin (PluginKey) a write is counted under.
+  std::pair<std::string, std::string> WriteNames(const QueryString& query,
+                                                 const Request& request) const;
   // The name requests to `path` are counted under: the path of a known route, else "(other)"
   // (so a scan of random paths cannot grow the table).
   std::string RouteName(std::string_view path) const;

@@ -259,6 +259,92 @@ TEST_F(ApiTest, LastErrorIsBoundedAndKeptWithTheInputsStats) {
   EXPECT_EQ(api_.stats().inputs.size(), 2u);  // in1 and kOtherStats
 }
 
+// GET /v1/stats with Host: rebind.attacker.example answered 200 (DNS rebinding), and a
+// text/plain POST with a foreign Origin wrote points (CSRF).
+TEST(ApiScreenTest, HostsAndOriginsOfOtherSitesAreRefused) {
+  RecordingSink sink;
+  ApiOptions o;
+  o.hostname = "Box.example.net";
+  o.stats_json = [] { return std::string("{}"); };
+  o.allowed_hosts = {"metrics.lan", "*.corp.example"};
+  o.allowed_origins = {"https://grafana.corp.example"};
+  Api api(
+      &sink, [] { return int64_t{1}; }, [] { return int64_t{1}; }, o);
+  auto get = [&](std::string_view host) {
+    Request r;
+    r.method = "GET";
+    r.target = "/v1/stats";
+    r.host = host;
+    return api.Handle(r).status;
+  };
+  for (std::string_view ok :
+       {"", "127.0.0.1:9529", "[::1]:9529", "10.1.2.3", "localhost:9529", "LOCALHOST.",
+        "app.localhost", "box", "box.example.net:80", "metrics.lan", "a.corp.example:9529"}) {
+    EXPECT_EQ(get(ok), 200) << ok;
+  }
+  for (std::string_view bad : {"rebind.attacker.example", "rebind.attacker.example:9529",
+                               "corp.example", "box.evil", "localhost.evil.com", ":9529"}) {
+    EXPECT_EQ(get(bad), 403) << bad;
+  }
+  EXPECT_EQ(api.stats().forbidden, 6u);
+  EXPECT_EQ(api.stats().routes.at("/v1/stats").by_status.at(403), 6u);
+  // A network client reaches only the public routes, under whatever name it uses (a container
+  // calls the agent by its service name): its Host is not checked.
+  Request remote;
+  remote.method = "POST";
+  remote.target = "/v1/write/metric";
+  remote.host = "pythond:9529";
+  remote.remote_is_loopback = false;
+  remote.body = "m v=1";
+  EXPECT_EQ(api.Handle(remote).status, 200);
+  sink.batches.clear();
+
+  auto post = [&](std::string_view origin, std::string_view host) {
+    Request r;
+    r.method = "POST";
+    r.target = "/v1/write/metric";
+    r.content_type = "text/plain";
+    r.host = host;
+    r.origin = origin;
+    r.body = "m v=1";
+    return api.Handle(r).status;
+  };
+  EXPECT_EQ(post("http://evil.example", "127.0.0.1:9529"), 403);
+  EXPECT_EQ(post("null", "127.0.0.1:9529"), 403);
+  EXPECT_EQ(post("http://127.0.0.1:9529", "127.0.0.1:9529"), 200);  // the agent's own page
+  EXPECT_EQ(post("https://grafana.corp.example", "127.0.0.1:9529"), 200);
+  EXPECT_EQ(post("", "127.0.0.1:9529"), 200);  // curl, the SDK: no Origin
+  EXPECT_EQ(sink.batches.size(), 3u);
+  EXPECT_EQ(api.stats().inputs.count(std::string(kOtherStats)), 0u);  // refused before a write
+}
+
+TEST_F(ApiTest, EncodingOnlyAsAHeader) {
+  Answer a = Post("/v1/write/metric?encoding=gzip", "m v=1");
+  EXPECT_EQ(a.status, 400);
+  EXPECT_THAT(a.body, HasSubstr("Content-Encoding header"));
+  EXPECT_TRUE(sink_.batches.empty());
+}
+
+TEST(ApiScreenTest, TheRateLimitIsDecidedOnTheHeaders) {
+  RecordingSink sink;
+  ApiOptions o;
+  o.write_rate_limit = 1;
+  Api api(
+      &sink, [] { return int64_t{1}; }, [] { return int64_t{1}; }, o);
+  Request r;
+  r.method = "POST";
+  r.target = "/v1/write/metric?input=x";
+  EXPECT_FALSE(api.Screen(r).has_value());  // the one token
+  r.screened = true;
+  r.body = "m v=1";
+  EXPECT_EQ(api.Handle(r).status, 200);  // not limited twice
+  std::optional<Answer> refused = api.Screen(r);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 429);
+  EXPECT_EQ(api.stats().rate_limited, 1u);
+  EXPECT_EQ(api.stats().inputs.at("x").refused_requests, 1u);
+}
+
 TEST_F(ApiTest, NonLoopbackClientsReachOnlyPublicApis) {
   loopback_ = false;
   EXPECT_EQ(Post("/v1/write/metric", "m v=1").status, 200);

@@ -97,8 +97,31 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   // Content-Length over body_limit fails the header read with body_limit (Beast checks it right
   // after the header), which OnRead answers with 413; the connection-limit 503 precedes any read.
   void OnHeader() {
+    screened_ = false;
+    if (options_.screen) {
+      Request r = HeadersOf(parser_->get());
+      if (std::optional<Answer> refused = options_.screen(r)) {
+        return Reply(std::move(*refused), false, parser_->get().version(), true);
+      }
+      screened_ = true;
+    }
     if (MustWait()) return Park();
     ContinueThenReadBody();
+  }
+
+  // What the request's headers say (views into the parser's message).
+  Request HeadersOf(const http::request<http::string_body>& req) const {
+    auto view = [](boost::beast::string_view v) { return std::string_view(v.data(), v.size()); };
+    Request r;
+    r.method = view(req.method_string());
+    r.target = view(req.target());
+    r.content_type = view(req[http::field::content_type]);
+    r.plugin_header = view(req["X-Pythond-Plugin"]);
+    r.content_encoding = view(req[http::field::content_encoding]);
+    r.host = view(req[http::field::host]);
+    r.origin = view(req[http::field::origin]);
+    r.remote_is_loopback = loopback_;
+    return r;
   }
 
   // Backpressure: while the sinks are full, a write's body stays unread in the kernel, so TCP
@@ -239,18 +262,10 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
       return;
     }
     auto& req = parser_->get();
-    Request r;
-    r.method = std::string_view(req.method_string().data(), req.method_string().size());
-    r.target = std::string_view(req.target().data(), req.target().size());
-    auto ct = req[http::field::content_type];
-    r.content_type = std::string_view(ct.data(), ct.size());
-    auto plugin = req["X-Pythond-Plugin"];
-    r.plugin_header = std::string_view(plugin.data(), plugin.size());
-    auto encoding = req[http::field::content_encoding];
-    r.content_encoding = std::string_view(encoding.data(), encoding.size());
+    Request r = HeadersOf(req);
     r.body = body_ ? std::string_view(body_->data(), body_->size()) : std::string_view(req.body());
-    r.remote_is_loopback = loopback_;
     r.admitted = admitted_ || static_cast<bool>(options_.hold_body);
+    r.screened = screened_;
     // The request's views point into parser_, which stays until the answer is written.
     server_->handler_(
         r, [self = shared_from_this(), keep_alive = req.keep_alive(),
@@ -315,6 +330,7 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   const HttpServerOptions options_;
   bool loopback_ = false;
   bool admitted_ = false;
+  bool screened_ = false;  // the headers passed options_.screen
   std::chrono::steady_clock::time_point read_started_;
   std::chrono::steady_clock::time_point parked_at_;
   beast::flat_buffer buffer_;

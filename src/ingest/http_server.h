@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,9 @@ struct HttpServerOptions {
   // loop; must be cheap.
   std::function<bool(std::string_view target)> hold_body;
   int64_t write_wait_ns = 10'000'000'000;
+  // Called with a request's headers (no body) before its body is read: an answer refuses it
+  // there (the connection then closes after discarding what the client still sends).
+  std::function<std::optional<Answer>(const Request&)> screen;
 };
 
 class HttpServer {

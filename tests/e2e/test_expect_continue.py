@@ -76,7 +76,7 @@ class Connection:
 
 def request_head(path, content_length, expect="100-continue", version="1.1"):
     """The request line and headers of a POST; `expect` None sends no Expect header."""
-    return ("POST %s HTTP/%s\r\nHost: pythond\r\nContent-Length: %d\r\n%s\r\n" %
+    return ("POST %s HTTP/%s\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n%s\r\n" %
             (path, version, content_length,
              "Expect: %s\r\n" % expect if expect else "")).encode()
 
@@ -200,7 +200,7 @@ class ExpectContinueTest(unittest.TestCase):
 
     def test_large_chunked_body(self):
         body, lines = line_protocol("chunked_a", 200 * 1000)
-        head = (b"POST /v1/write/metric HTTP/1.1\r\nHost: pythond\r\n"
+        head = (b"POST /v1/write/metric HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 b"Transfer-Encoding: chunked\r\n\r\n")
         chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 50000]), body[i:i + 50000])
                           for i in range(0, len(body), 50000))

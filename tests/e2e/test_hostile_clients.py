@@ -3,6 +3,7 @@ grow the agent's state or break what operators read."""
 
 import http.client
 import json
+import socket
 import unittest
 
 from harness import Agent
@@ -63,6 +64,49 @@ class HostileClientsTest(unittest.TestCase):
         self.assertIn('input="bad\ufffd\ufffdname"', text)
         rows = self.agent.query("SELECT DISTINCT input FROM points WHERE measurement = 'm'")
         self.assertEqual(rows, [{"input": "bad\ufffd\ufffdname"}])
+
+    def raw(self, head):
+        """Sends `head` (request line and headers, no body) on a new connection; the status
+        line of the answer, read without sending any body."""
+        host, port = self.agent.address.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(head.encode())
+            return sock.makefile("rb").readline().decode().strip()
+
+    def test_dns_rebinding_and_cross_site_requests_are_refused(self):
+        for path in ("/v1/stats", "/metrics", "/v1/write/metric"):
+            status, body = self.agent.http("GET", path,
+                                           headers={"Host": "rebind.attacker.example:9529"})
+            self.assertEqual(status, 403, path)
+            self.assertEqual(json.loads(body)["error_code"], "datakit.hostNotAllowed")
+        status, _ = self.agent.http("GET", "/v1/stats", headers={"Host": "localhost"})
+        self.assertEqual(status, 200)
+        # A page elsewhere posting text/plain (no preflight): refused, nothing stored.
+        status, body = self.agent.http("POST", "/v1/write/metric", "csrf v=1",
+                                       headers={"Origin": "http://evil.example",
+                                                "Content-Type": "text/plain"})
+        self.assertEqual(status, 403, body)
+        self.assertEqual(json.loads(body)["error_code"], "datakit.originNotAllowed")
+        status, _ = self.agent.http("POST", "/v1/lasterror",
+                                    '{"input":"x","err_content":"y"}',
+                                    headers={"Origin": "http://evil.example"})
+        self.assertEqual(status, 403)
+        self.assertEqual(self.agent.count("measurement = 'csrf'"), 0)
+        # The agent's own origin may post.
+        status, body = self.agent.http("POST", "/v1/write/metric", "sameorigin v=1",
+                                       headers={"Origin": "http://" + self.agent.address})
+        self.assertEqual(status, 200, body)
+
+    def test_refusals_come_before_the_body(self):
+        # 30 MB announced, none sent: the answer must not wait for it.
+        for head, want in (
+                ("POST /v1/write/metric HTTP/1.1\r\nHost: evil.example\r\n"
+                 "Content-Length: 30000000\r\n\r\n", "403"),
+                ("POST /v1/write/metric HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 "Origin: http://evil.example\r\nContent-Length: 30000000\r\n\r\n", "403"),
+                ("POST /v1/write/metric?encoding=gzip HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 "Content-Length: 30000000\r\n\r\n", "400")):
+            self.assertEqual(self.raw(head).split(" ")[1], want, head)
 
 
 if __name__ == "__main__":

@@ -240,11 +240,11 @@ class HttpLimitsTest(unittest.TestCase):
             held = [socket.create_connection((host, int(port)), timeout=5) for _ in range(2)]
             # The first two are served (a request each, kept alive) ...
             for s in held:
-                s.sendall(b"GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                s.sendall(b"GET /v1/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 self.assertIn(b"200", s.recv(4096).split(b"\r\n")[0])
             # ... a third is refused with 503 and closed.
             with socket.create_connection((host, int(port)), timeout=5) as third:
-                third.sendall(b"GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                third.sendall(b"GET /v1/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 reply = third.recv(4096)
             self.assertIn(b"503", reply.split(b"\r\n")[0])
             self.assertIn(b"datakit.tooManyConnections", reply)
@@ -278,9 +278,14 @@ class HttpLimitsTest(unittest.TestCase):
         try:
             agent.start()
             body = gzip.compress(b"gz,t=a v=1i\ngz,t=b v=2i\n")
-            status, text = agent.http("POST", "/v1/write/metric?encoding=gzip&echo=lp", body=body)
+            status, text = agent.http("POST", "/v1/write/metric?echo=lp", body=body,
+                                      headers={"Content-Encoding": "gzip"})
             self.assertEqual(status, 200, text)
             self.assertIn("gz,t=a", text)
+            # Not as a query parameter: a plain cross-site form could set that (issue 17).
+            status, text = agent.http("POST", "/v1/write/metric?encoding=gzip", body=body)
+            self.assertEqual(status, 400, text)
+            self.assertIn("Content-Encoding header", json.loads(text)["message"])
             status, text = agent.http("POST", "/v1/write/logging?strict=true",
                                       body="app,a.b=1 message=\"x\",status=\"info\"")
             self.assertEqual(status, 400)
