@@ -27,7 +27,6 @@
 #include "common/strings.h"
 #include "ingest/api.h"
 #include "ingest/http_server.h"
-#include "ingest/query_string.h"
 #include "model/line_protocol.h"
 
 namespace pythond::agent {
@@ -87,9 +86,8 @@ std::string Secs(double s) {
 // "a,b" → {"a", "b"}: the plugin header's two percent-encoded parts.
 std::pair<std::string, std::string> SplitPluginHeader(std::string_view header) {
   size_t slash = header.find('/');
-  if (slash == std::string_view::npos) return {ingest::PercentDecode(header), ""};
-  return {ingest::PercentDecode(header.substr(0, slash)),
-          ingest::PercentDecode(header.substr(slash + 1))};
+  if (slash == std::string_view::npos) return {PercentDecode(header), ""};
+  return {PercentDecode(header.substr(0, slash)), PercentDecode(header.substr(slash + 1))};
 }
 
 std::string Commented(std::string_view text, std::string_view indent = "#   ") {

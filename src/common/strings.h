@@ -14,6 +14,8 @@ bool StartsWith(std::string_view s, std::string_view prefix);
 bool EndsWith(std::string_view s, std::string_view suffix);
 // `s` with every occurrence of `from` (non-empty) replaced by `to`.
 std::string ReplaceAll(std::string s, std::string_view from, std::string_view to);
+// Percent-decodes s ('+' is a space). Malformed escapes are kept literally.
+std::string PercentDecode(std::string_view s);
 // Appends s to out as the body of a JSON string (without the quotes), escaping as RFC 8259
 // requires. Invalid UTF-8 bytes are replaced with U+FFFD so the result is always valid JSON.
 void AppendJsonEscaped(std::string& out, std::string_view s);

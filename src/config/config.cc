@@ -419,6 +419,15 @@ class Loader {
 
   // DataKit's folder name for a repository: the URL's last path part without ".git".
   static std::string RepoName(std::string url) {
+    // Not from the query, fragment or user info: a token may sit there.
+    if (size_t scheme = url.find("://"); scheme != std::string::npos) {
+      url.resize(std::min(url.find_first_of("?#", scheme), url.size()));
+      size_t authority_end = std::min(url.find('/', scheme + 3), url.size());
+      if (size_t at = url.rfind('@', authority_end); at != std::string::npos && at > scheme) {
+        url.erase(scheme + 3, at + 1 - (scheme + 3));
+      }
+      if (url.find('/', scheme + 3) == std::string::npos) return "";  // no path
+    }
     while (!url.empty() && (url.back() == '/' || url.back() == '\\')) url.pop_back();
     size_t cut = url.find_last_of("/:");
     std::string last = cut == std::string::npos ? url : url.substr(cut + 1);
@@ -906,17 +915,69 @@ class Loader {
 
 }  // namespace
 
-std::string MaskUrl(const std::string& url) {
-  // scheme://user:password@host/... → scheme://user:***@host/...
+namespace {
+
+// [begin, end) byte ranges of the secrets in `url` (see MaskUrl), in order.
+std::vector<std::pair<size_t, size_t>> SecretSpans(const std::string& url) {
+  std::vector<std::pair<size_t, size_t>> spans;
   size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  size_t start = scheme + 3;
-  size_t end = url.find_first_of("/?#", start);
-  size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
-  if (at == std::string::npos || at < start) return url;
-  size_t colon = url.find(':', start);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
+  if (scheme == std::string::npos) return spans;  // scp-like "git@host:path", a local path
+  const size_t start = scheme + 3;
+  const size_t authority_end = std::min(url.find_first_of("/?#", start), url.size());
+  size_t at = url.rfind('@', authority_end);
+  if (at != std::string::npos && at >= start) {
+    size_t colon = url.find(':', start);
+    std::string scheme_name = url.substr(0, scheme);
+    for (char& c : scheme_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (colon != std::string::npos && colon < at) {
+      spans.emplace_back(colon + 1, at);  // user:password@
+    } else if (scheme_name == "http" || scheme_name == "https") {
+      spans.emplace_back(start, at);  // a token given as the user name
+    }
+  }
+  size_t query = url.find('?', authority_end);
+  const size_t query_end = std::min(url.find('#', authority_end), url.size());
+  if (query == std::string::npos || query > query_end) return spans;
+  for (size_t p = query + 1; p < query_end;) {
+    size_t amp = std::min(url.find('&', p), query_end);
+    size_t eq = url.find('=', p);
+    if (eq != std::string::npos && eq < amp) {
+      std::string name = url.substr(p, eq - p);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (const char* word :
+           {"token", "key", "secret", "password", "passwd", "auth", "signature", "credential"}) {
+        if (name.find(word) != std::string::npos) {
+          if (amp > eq + 1) spans.emplace_back(eq + 1, amp);
+          break;
+        }
+      }
+    }
+    p = amp + 1;
+  }
+  return spans;
+}
+
+}  // namespace
+
+std::string MaskUrl(const std::string& url) {
+  std::string out = url;
+  auto spans = SecretSpans(url);
+  for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
+    if (it->second > it->first) out.replace(it->first, it->second - it->first, "***");
+  }
+  return out;
+}
+
+std::vector<std::string> UrlSecrets(const std::string& url) {
+  std::vector<std::string> out;
+  for (auto [begin, end] : SecretSpans(url)) {
+    if (end <= begin) continue;
+    out.push_back(url.substr(begin, end - begin));
+    if (std::string decoded = PercentDecode(out.back()); decoded != out.back()) {
+      out.push_back(std::move(decoded));
+    }
+  }
+  return out;
 }
 
 std::vector<const GitRepoConfig*> Config::enabled_repos() const {

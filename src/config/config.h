@@ -122,14 +122,22 @@ struct GitRepoConfig {
   std::string branch;  // default "master", as DataKit
   std::string ssh_private_key_path;
   std::string ssh_private_key_password;  // $VAR expanded
-  std::string name;  // its folder under ROOT/gitrepos: the URL's last path part without .git
+  // Its folder under ROOT/gitrepos: the URL's last path part without .git (never from the
+  // user info, query or fragment, which may hold a token).
+  std::string name;
   std::string file;
   int line = 0;
   bool operator==(const GitRepoConfig&) const = default;
 };
 
-// `url` with any password replaced by "***" (user names stay): for logs and stats.
+// `url` with its secrets replaced by "***", for logs, stats and messages: a password
+// ("deploy:***@"), a user name alone in an http(s) URL (a token: "***@"), and the values of
+// query parameters named like a secret (token, key, secret, password, auth, signature,
+// credential, as in "?private_token=***").
 std::string MaskUrl(const std::string& url);
+// The secrets MaskUrl masks, as written and percent-decoded (to mask them in text that quotes
+// them otherwise, such as libgit2's errors). Empty strings are left out.
+std::vector<std::string> UrlSecrets(const std::string& url);
 
 // A folder scripts are looked up in, and where it comes from.
 struct ScriptRoot {

@@ -14,6 +14,7 @@ namespace pythond::config {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
   auto shared = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
@@ -550,11 +551,51 @@ url = "file:///d/conf.git"
 
 TEST(MaskUrlTest, PasswordsAreMaskedUserNamesKept) {
   EXPECT_EQ(MaskUrl("https://u:secret@h/x.git"), "https://u:***@h/x.git");
-  EXPECT_EQ(MaskUrl("https://u@h/x.git"), "https://u@h/x.git");
+  EXPECT_EQ(MaskUrl("ssh://git@h/x.git"), "ssh://git@h/x.git");
   EXPECT_EQ(MaskUrl("https://h/x.git?a=b@c"), "https://h/x.git?a=b@c");
   EXPECT_EQ(MaskUrl("https://u:p@ss@h/x"), "https://u:***@h/x");
   EXPECT_EQ(MaskUrl("git@github.com:org/x.git"), "git@github.com:org/x.git");
   EXPECT_EQ(MaskUrl("/srv/x.git"), "/srv/x.git");
+}
+
+// A token given as the URL's user name or as ?private_token= was shown in /v1/stats, the log,
+// a /metrics label and the checkout folder's name.
+TEST(MaskUrlTest, TokensAsUserNamesOrQueryValuesAreMasked) {
+  EXPECT_EQ(MaskUrl("https://ghp_abc123@github.com/o/x.git"), "https://***@github.com/o/x.git");
+  EXPECT_EQ(MaskUrl("https://h/o/x.git?private_token=glpat-1&ref=main#frag"),
+            "https://h/o/x.git?private_token=***&ref=main#frag");
+  EXPECT_EQ(MaskUrl("https://h/x.git?X-Amz-Signature=ab&apiKey=cd&Auth=&b=1"),
+            "https://h/x.git?X-Amz-Signature=***&apiKey=***&Auth=&b=1");
+  EXPECT_EQ(UrlSecrets("https://u:p%40ss@h/x.git?token=t"),
+            (std::vector<std::string>{"p%40ss", "p@ss", "t"}));
+  EXPECT_TRUE(UrlSecrets("https://h/x.git").empty());
+}
+
+TEST(ConfigTest, TheCheckoutFolderIsNeverNamedAfterASecret) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf", R"(
+[git_repos]
+[[git_repos.repo]]
+enable = true
+url = "https://h/group/scripts.git?private_token=glpat-secret"
+[[git_repos.repo]]
+enable = true
+url = "https://glpat-other@h"
+)");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_FALSE(cfg.ok());  // the second has no path to name a folder after
+  EXPECT_THAT(cfg.status().message(), HasSubstr("cannot name a folder after url 'https://***@h'"));
+  EXPECT_THAT(cfg.status().message(), Not(HasSubstr("glpat")));
+  root.Write("conf.d/agent.conf", R"(
+[git_repos]
+[[git_repos.repo]]
+enable = true
+url = "https://h/group/scripts.git?private_token=glpat-secret"
+)");
+  cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  ASSERT_EQ(cfg->git_repos.size(), 1u);
+  EXPECT_EQ(cfg->git_repos[0].name, "scripts");
 }
 
 }  // namespace

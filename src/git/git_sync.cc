@@ -12,7 +12,6 @@
 
 #include "common/logging.h"
 #include "common/strings.h"
-#include "ingest/query_string.h"
 #include "model/point.h"
 
 namespace pythond::git {
@@ -69,9 +68,8 @@ std::pair<std::string, std::string> UrlCredentials(const std::string& url) {
   if (at == std::string::npos || at < start) return {};
   std::string info = url.substr(start, at - start);
   size_t colon = info.find(':');
-  if (colon == std::string::npos) return {ingest::PercentDecode(info), ""};
-  return {ingest::PercentDecode(info.substr(0, colon)),
-          ingest::PercentDecode(info.substr(colon + 1))};
+  if (colon == std::string::npos) return {PercentDecode(info), ""};
+  return {PercentDecode(info.substr(0, colon)), PercentDecode(info.substr(colon + 1))};
 }
 
 // The host and port of an SSH URL: "ssh://user@host:2222/path" or scp-like "user@host:path".
@@ -246,13 +244,17 @@ void SetFetchCallbacks(git_remote_callbacks* rc, Callbacks* cb) {
   rc->payload = cb;
 }
 
-// libgit2's last error, with any password of the URL masked, and what an auth failure means.
+// libgit2's last error, with the URL's secrets masked, and what an auth failure means.
 std::string LastError(const config::GitRepoConfig& repo, const Callbacks& cb, const char* what) {
   const git_error* e = git_error_last();
   std::string text = std::string(what) + ": " + (e && e->message ? e->message : "unknown error");
   text = ReplaceAll(text, repo.url, config::MaskUrl(repo.url));
-  text = ReplaceAll(text, UrlCredentials(repo.url).second, "***");
-  text = ReplaceAll(text, repo.ssh_private_key_password, "***");
+  for (const std::string& secret : config::UrlSecrets(repo.url)) {
+    text = ReplaceAll(text, secret, "***");
+  }
+  if (!repo.ssh_private_key_password.empty()) {
+    text = ReplaceAll(text, repo.ssh_private_key_password, "***");
+  }
   if (!cb.host_key_refused.empty()) {
     text = std::string(what) + ": " + cb.host_key_refused;
   } else if (cb.auth_failed || (e && e->klass == GIT_ERROR_SSH && cb.attempts > 0)) {

@@ -7,10 +7,9 @@
 #include <utility>
 #include <vector>
 
-namespace pythond::ingest {
+#include "common/strings.h"  // PercentDecode
 
-// Percent-decodes s ('+' is a space). Malformed escapes are kept literally.
-std::string PercentDecode(std::string_view s);
+namespace pythond::ingest {
 
 class QueryString {
  public:
