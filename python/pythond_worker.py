@@ -921,8 +921,22 @@ class Worker:
         return True
 
 
+def _restore_open_files_limit():
+    """The agent raised its own soft RLIMIT_NOFILE; scripts get the limit it was started with."""
+    soft = os.environ.pop("PYTHOND_NOFILE_SOFT", "")
+    if not soft.isdigit():
+        return
+    try:
+        import resource
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(int(soft), hard), hard))
+    except (ImportError, OSError, ValueError):
+        pass
+
+
 def main():
     global _events
+    _restore_open_files_limit()
     try:
         _events = os.fdopen(3, "w", encoding="utf-8", buffering=1)
     except OSError:

@@ -6,9 +6,13 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -16,8 +20,10 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -57,6 +63,25 @@ std::string ClientAddress(const std::string& bound) {
   if (StartsWith(bound, "0.0.0.0:")) return "127.0.0.1:" + bound.substr(8);
   if (StartsWith(bound, "[::]:")) return "[::1]:" + bound.substr(5);
   return bound;
+}
+
+// Connections, queue segments and worker pipes all take descriptors: the soft RLIMIT_NOFILE
+// (often 1024) is raised to the hard one (at most 2^20). Workers get the original soft limit
+// back (PYTHOND_NOFILE_SOFT, read by pythond_worker.py), as scripts may loop up to it.
+void RaiseOpenFilesLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  const rlim_t original = lim.rlim_cur;
+  const rlim_t want = std::min<rlim_t>(lim.rlim_max, rlim_t{1} << 20);
+  if (original >= want) return;
+  lim.rlim_cur = want;
+  if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    LOG_WARN("cannot raise the open files limit from {} to {}: {}", original, want,
+             std::strerror(errno));
+    return;
+  }
+  setenv("PYTHOND_NOFILE_SOFT", std::to_string(original).c_str(), 1);
+  LOG_INFO("open files limit raised from {} to {} (workers keep {})", original, want, original);
 }
 
 // The host part of a listen address ("box.lan:9529" → "box.lan"; "" for ":9529").
@@ -124,6 +149,7 @@ int RunAgent(const RunOptions& options) {
   for (const auto& w : cfg.warnings) LOG_WARN("config: {}", w);
   LOG_INFO("pythond {} starting: root {}, {} input(s)", PYTHOND_VERSION, cfg.root.string(),
            cfg.inputs.size());
+  RaiseOpenFilesLimit();
   // `sudo pythond run` on an installed host: what it writes would belong to root, and the
   // service's user could not write it afterwards.
   struct stat state_st {};

@@ -43,7 +43,6 @@ bool SplitHostPort(const std::string& listen, std::string* host, uint16_t* port)
     return false;
   }
   *port = static_cast<uint16_t>(value);
-  if (host->empty()) *host = "0.0.0.0";
   return true;
 }
 
@@ -370,6 +369,13 @@ Status HttpServer::Start() {
   if (!SplitHostPort(options_.listen, &host, &port)) {
     return Status::InvalidArgument("listen address '" + options_.listen +
                                    "' is not HOST:PORT (e.g. 127.0.0.1:9529)");
+  }
+  if (host.empty()) {
+    // The resolver would bind every interface: opening the API to the network must be said.
+    return Status::InvalidArgument("listen address '" + options_.listen +
+                                   "' names no host: write \"127.0.0.1:" + std::to_string(port) +
+                                   "\" (this machine only) or \"0.0.0.0:" + std::to_string(port) +
+                                   "\" (every interface; see docs/SECURITY.md)");
   }
   beast::error_code ec;
   tcp::resolver resolver(io_);

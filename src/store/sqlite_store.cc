@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <simdjson.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -346,6 +347,25 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(StoreOptions options) {
                                  lock_path + ")");
     }
     return Status::IoError("cannot lock " + lock_path + ": " + std::strerror(err));
+  }
+  // Owner-only, like the disk queues: the points may be private. SQLite gives the -wal and -shm
+  // files the database's mode. A database made by an older version (0644) is narrowed.
+  if (int fd = ::open(options.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
+    struct stat st {};
+    if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
+      if (fchmod(fd, st.st_mode & 0700) == 0) {
+        for (const char* suffix : {"-wal", "-shm"}) {
+          std::string other = options.path.string() + suffix;
+          if (::chmod(other.c_str(), st.st_mode & 0700) != 0 && errno != ENOENT) {
+            LOG_WARN("store: cannot make {} owner-only: {}", other, std::strerror(errno));
+          }
+        }
+      } else {
+        LOG_WARN("store: cannot make {} owner-only: {}", options.path.string(),
+                 std::strerror(errno));
+      }
+    }
+    ::close(fd);
   }
   sqlite3* db = nullptr;
   int rc =

@@ -67,9 +67,11 @@ class Agent:
     def write(self, rel, content):
         return write_file(self.root, rel, content)
 
-    def start(self, extra_args=(), env=None):
+    def start(self, extra_args=(), env=None, wrapper=()):
+        """`wrapper`: a command the agent is run under (it must exec it, e.g. prlimit)."""
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([BIN, "run", "--root", self.root] + list(extra_args),
+        self.proc = subprocess.Popen(list(wrapper) + [BIN, "run", "--root", self.root] +
+                                     list(extra_args),
                                      stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env)
         run_file = os.path.join(self.root, "data", "run.json")

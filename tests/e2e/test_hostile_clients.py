@@ -3,10 +3,12 @@ grow the agent's state or break what operators read."""
 
 import http.client
 import json
+import os
 import socket
+import subprocess
 import unittest
 
-from harness import Agent
+from harness import AGENT_CONF, BIN, Agent, input_conf, wait_for
 
 
 class HostileClientsTest(unittest.TestCase):
@@ -107,6 +109,59 @@ class HostileClientsTest(unittest.TestCase):
                 ("POST /v1/write/metric?encoding=gzip HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  "Content-Length: 30000000\r\n\r\n", "400")):
             self.assertEqual(self.raw(head).split(" ")[1], want, head)
+
+
+NOFILE_SCRIPT = '''
+import resource
+from datakit_framework import DataKitFramework
+
+class Nofile(DataKitFramework):
+    name = "nofile"
+    interval = 1
+    def run(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return self.feed_metric(measurement="nofile", tags={"k": "v"},
+                                fields={"soft": soft, "hard": hard})
+'''
+
+
+class AgentLimitsTest(unittest.TestCase):
+    def test_listen_without_a_host_is_refused(self):
+        agent = Agent(agent_conf=AGENT_CONF.replace('listen = "127.0.0.1:0"', 'listen = ":0"'))
+        self.addCleanup(agent.cleanup)
+        out = subprocess.run([BIN, "run", "--root", agent.root], capture_output=True, text=True,
+                             timeout=30, stdin=subprocess.DEVNULL)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("listen address ':0' names no host", out.stdout + out.stderr)
+        self.assertIn('"0.0.0.0:0" (every interface', out.stdout + out.stderr)
+
+    def test_the_store_is_owner_only(self):
+        agent = Agent()
+        self.addCleanup(agent.cleanup)
+        agent.start()
+        self.assertEqual(agent.http("POST", "/v1/write/metric", "m v=1")[0], 200)
+        db = os.path.join(agent.root, "data", "pythond.db")
+        for path in (db, db + "-wal"):
+            self.assertEqual(os.stat(path).st_mode & 0o777, 0o600, path)
+        agent.stop()
+        os.chmod(db, 0o644)  # as an older version made it
+        agent.start()
+        self.assertEqual(os.stat(db).st_mode & 0o777, 0o600)
+
+    def test_the_open_files_limit_is_raised_for_the_agent_only(self):
+        agent = Agent({"conf.d/nofile.conf": input_conf("nofile", ["nofile"]),
+                       "python.d/nofile/nofile.py": NOFILE_SCRIPT})
+        self.addCleanup(agent.cleanup)
+        agent.start(wrapper=["prlimit", "--nofile=256:4096"])
+        with open("/proc/%d/limits" % agent.proc.pid) as f:
+            line = [l for l in f if l.startswith("Max open files")][0]
+        self.assertEqual(line.split()[3:5], ["4096", "4096"], line)
+        wait_for(lambda: agent.count("measurement = 'nofile'") >= 1, 20, "a run")
+        rows = agent.query("SELECT json_extract(fields, '$.soft') AS soft, "
+                           "json_extract(fields, '$.hard') AS hard FROM points "
+                           "WHERE measurement = 'nofile' LIMIT 1")
+        self.assertEqual(rows, [{"soft": 256, "hard": 4096}])
+        self.assertIn("open files limit raised from 256 to 4096", agent.log())
 
 
 if __name__ == "__main__":
