@@ -266,6 +266,7 @@ int RunAgent(const RunOptions& options) {
   }
   api_options.write_rate_limit = cfg.request_rate_limit;
   api_options.max_decoded_bytes = cfg.max_body_bytes;
+  api_options.max_points_per_request = cfg.max_points_per_request;
   for (const auto& [k, v] : cfg.global_tags) api_options.global_tags.push_back({k, v});
   if (std::none_of(cfg.global_tags.begin(), cfg.global_tags.end(),
                    [](const auto& kv) { return kv.first == "host"; })) {

@@ -238,6 +238,15 @@ class Loader {
         errors_.push_back(Where(file, *n) + ": http_api.max_connections must be 1..1000000");
       }
     }
+    if (const toml::node* n = t->get("max_points_per_request")) {
+      auto v = n->value<int64_t>();
+      if (v && *v >= 0 && *v <= 100'000'000) {
+        config_.max_points_per_request = static_cast<size_t>(*v);
+      } else {
+        errors_.push_back(Where(file, *n) +
+                          ": http_api.max_points_per_request must be 0..100000000 (0: no limit)");
+      }
+    }
     if (const toml::node* n = t->get("request_rate_limit")) {
       auto v = n->value<double>();
       if (v && *v >= 0) {
@@ -249,7 +258,8 @@ class Loader {
     }
     WarnUnknownKeys(file, *t, "http_api",
                     {"listen", "public_apis", "allowed_hosts", "allowed_origins", "max_body_mb",
-                     "timeout", "header_timeout", "max_connections", "request_rate_limit"});
+                     "max_points_per_request", "timeout", "header_timeout", "max_connections",
+                     "request_rate_limit"});
   }
 
   void LoadAgent(const std::string& file, const toml::node& node) {
@@ -1025,6 +1035,7 @@ std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b) 
   check(a.public_apis == b.public_apis, "http_api.public_apis");
   check(a.allowed_hosts == b.allowed_hosts, "http_api.allowed_hosts");
   check(a.allowed_origins == b.allowed_origins, "http_api.allowed_origins");
+  check(a.max_points_per_request == b.max_points_per_request, "http_api.max_points_per_request");
   check(a.max_body_bytes == b.max_body_bytes, "http_api.max_body_mb");
   check(a.header_timeout_ns == b.header_timeout_ns, "http_api.header_timeout");
   check(a.read_timeout_ns == b.read_timeout_ns, "http_api.timeout");

@@ -304,7 +304,9 @@ void Api::Handle(const Request& request, Respond respond) {
     respond(std::move(answer));
     return;
   }
-  if (options_.offload && job->body.size() >= options_.offload_min_bytes) {
+  // A compressed body goes to the pool whatever its size: a few KiB may decode to MiBs.
+  if (options_.offload && (job->body.size() >= options_.offload_min_bytes ||
+                           job->encoding != BodyEncoding::kIdentity)) {
     // Parsed on the pool; the counting and the write happen back on the event loop.
     std::shared_ptr<WriteJob> shared(std::move(job));
     auto outcome = std::make_shared<WriteOutcome>();
@@ -524,9 +526,22 @@ Api::WriteOutcome Api::ParseWrite(const WriteJob& job) const {
   std::string_view body = job.body;
   std::string decoded;
   if (job.encoding != BodyEncoding::kIdentity) {
-    auto result = DecodeBody(body, job.encoding, options_.max_decoded_bytes);
+    // Decoding stops at whichever limit comes first: max_decoded_bytes, or max_decode_ratio
+    // times the compressed size (at least 1 MiB).
+    size_t ratio_limit = std::max<size_t>(size_t{1} << 20, body.size() * options_.max_decode_ratio);
+    const bool by_ratio = options_.max_decode_ratio > 0 && ratio_limit < options_.max_decoded_bytes;
+    auto result =
+        DecodeBody(body, job.encoding, by_ratio ? ratio_limit : options_.max_decoded_bytes);
     if (!result.ok()) {
       if (result.status().code() == StatusCode::kResourceExhausted) {
+        if (by_ratio) {
+          return refuse(413, "datakit.bodyTooLarge",
+                        "the " + std::string(BodyEncodingName(job.encoding)) + " body of " +
+                            std::to_string(body.size()) + " bytes decodes to more than " +
+                            std::to_string(ratio_limit) + " bytes (" +
+                            std::to_string(options_.max_decode_ratio) +
+                            " times its size, the most a body may expand past 1 MiB)");
+        }
         return refuse(413, "datakit.bodyTooLarge", result.status().message());
       }
       return refuse(400, "datakit.decodeBodyFailed", result.status().message());
@@ -539,9 +554,13 @@ Api::WriteOutcome Api::ParseWrite(const WriteJob& job) const {
   }
 
   model::ParseOptions options{job.precision, job.now_ns};
+  options.max_points = options_.max_points_per_request;
   model::ParseResult parsed = job.pbjson ? model::ParsePbJsonPoints(body, options)
                               : job.json ? model::ParseJsonPoints(body, options)
                                          : model::ParseLineProtocol(body, options);
+  if (parsed.too_many_points) {
+    return refuse(413, "datakit.bodyTooLarge", parsed.errors.front().reason);
+  }
   if (!parsed.errors.empty()) {
     bool json = job.json || job.pbjson;
     return refuse(400, json ? "datakit.invalidJsonPoint" : "datakit.invalidLinePoint",

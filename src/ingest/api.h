@@ -92,6 +92,11 @@ struct ApiOptions {
   double write_rate_limit = 0;  // write requests per second over all clients; 0: none
   model::CheckLimits check_limits;
   size_t max_decoded_bytes = 32 << 20;  // a compressed body may not decode to more (413)
+  // Nor to more than this many times its own size, past the first MiB (413): a few KiB of
+  // gzip must not become 32 MiB of tiny lines.
+  size_t max_decode_ratio = 256;
+  // Points one write may carry (413 before they are built); 0: no limit.
+  size_t max_points_per_request = 100'000;
   // GET /v1/stats answers this JSON document; null: 404.
   std::function<std::string()> stats_json;
   // More GET routes by exact path (the prometheus output's page); same access rules.

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "ingest/query_string.h"
 #include "model/line_protocol.h"
@@ -316,6 +317,39 @@ TEST(ApiScreenTest, HostsAndOriginsOfOtherSitesAreRefused) {
   EXPECT_EQ(post("", "127.0.0.1:9529"), 200);  // curl, the SDK: no Origin
   EXPECT_EQ(sink.batches.size(), 3u);
   EXPECT_EQ(api.stats().inputs.count(std::string(kOtherStats)), 0u);  // refused before a write
+}
+
+// A 6 KB gzip body that decoded to 4 MiB of tiny lines cost 168 MiB of RSS.
+TEST_F(ApiTest, ACompressedBodyMayNotExpandWithoutBound) {
+  std::string lines;
+  for (int i = 0; i < 700'000; ++i) lines += "m v=1\n";  // 4.2 MB
+  uLongf size = compressBound(lines.size());
+  std::string zlib(size, '\0');
+  ASSERT_EQ(compress2(reinterpret_cast<Bytef*>(zlib.data()), &size,
+                      reinterpret_cast<const Bytef*>(lines.data()), lines.size(), 9),
+            Z_OK);
+  zlib.resize(size);
+  ASSERT_LT(zlib.size(), 16'384u);
+  target_ = "/v1/write/metric";
+  Request r;
+  r.method = "POST";
+  r.target = target_;
+  r.content_encoding = "deflate";
+  r.body = zlib;
+  Answer a = api_.Handle(r);
+  EXPECT_EQ(a.status, 413);
+  EXPECT_THAT(a.body, HasSubstr("256 times its size"));
+  EXPECT_TRUE(sink_.batches.empty());
+}
+
+TEST_F(ApiTest, MorePointsThanMaxPointsPerRequestGet413) {
+  std::string lines;
+  for (int i = 0; i < 100'001; ++i) lines += "m v=1\n";
+  Answer a = Post("/v1/write/metric", lines);
+  EXPECT_EQ(a.status, 413);
+  EXPECT_THAT(a.body, HasSubstr("more than 100000 points"));
+  lines.resize(lines.size() - 6);
+  EXPECT_EQ(Post("/v1/write/metric", lines).status, 200);
 }
 
 TEST_F(ApiTest, EncodingOnlyAsAHeader) {

@@ -271,6 +271,7 @@ ParseResult ParseJsonPoints(std::string_view body, const ParseOptions& options) 
   switch (root.type()) {
     case simdjson::dom::element_type::ARRAY: {
       simdjson::dom::array array = root.get_array().value_unsafe();
+      if (!WithinMaxPoints(result, options, array.size())) break;
       int index = 0;
       for (simdjson::dom::element element : array) parse_one(element, ++index);
       break;

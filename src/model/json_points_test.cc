@@ -28,6 +28,15 @@ std::string OnlyError(std::string_view body) {
   return r.errors.empty() ? "" : FormatParseErrors(r.errors, true);
 }
 
+TEST(JsonPointsTest, AnArrayLongerThanMaxPointsIsRefusedWhole) {
+  ParseOptions o;
+  o.max_points = 1;
+  ParseResult r = ParseJsonPoints(
+      R"([{"measurement":"a","fields":{"v":1}},{"measurement":"b","fields":{"v":2}}])", o);
+  EXPECT_TRUE(r.too_many_points);
+  EXPECT_TRUE(r.points.empty());
+}
+
 TEST(JsonPointsTest, SeedExample) {
   ParseResult r = Parse(
       R"([{"measurement":"abc","tags":{"t1":"b","t2":"d"},"fields":{"f1":123,"f2":3.4,"f3":"strval"}}])");

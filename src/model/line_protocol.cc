@@ -11,6 +11,8 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "common/strings.h"
+
 namespace pythond::model {
 
 namespace {
@@ -611,8 +613,34 @@ void AppendArrayElement(std::string& out, const ArrayElement& e) {
 
 ParseResult ParseLineProtocol(std::string_view body, const ParseOptions& options) {
   ParseResult result;
+  if (options.max_points > 0) {
+    // Lines bound points from above (comments and blank lines count too): a cheap scan keeps a
+    // body of millions of tiny lines from becoming millions of points first.
+    size_t lines = static_cast<size_t>(std::count(body.begin(), body.end(), '\n'));
+    if (!body.empty() && body.back() != '\n') ++lines;
+    if (lines > options.max_points) {
+      size_t nonblank = 0;  // only when over: the exact count, blank and comment lines aside
+      for (size_t start = 0; start < body.size() && nonblank <= options.max_points;) {
+        size_t end = std::min(body.find('\n', start), body.size());
+        std::string_view line = TrimSpace(body.substr(start, end - start));
+        if (!line.empty() && line.front() != '#') ++nonblank;
+        start = end + 1;
+      }
+      if (!WithinMaxPoints(result, options, nonblank)) return result;
+    }
+  }
   LineParser(body, options, result).Run();
   return result;
+}
+
+bool WithinMaxPoints(ParseResult& result, const ParseOptions& options, size_t count) {
+  if (options.max_points == 0 || count <= options.max_points) return true;
+  result.too_many_points = true;
+  AddParseError(result, options, 0,
+                "the body holds more than " + std::to_string(options.max_points) +
+                    " points, the most one request may carry (see [http_api] "
+                    "max_points_per_request)");
+  return false;
 }
 
 void AddParseError(ParseResult& result, const ParseOptions& options, int line, std::string reason) {

@@ -36,6 +36,9 @@ struct ParseOptions {
   // At most this many errors are kept (all are counted): a body of a million bad lines must
   // not cost a million error strings.
   size_t max_errors = 100;
+  // More points than this (0: no limit) refuse the body before any point is built: the body's
+  // lines for line protocol, the array's length for JSON (ParseResult::too_many_points).
+  size_t max_points = 0;
 };
 
 struct ParseError {
@@ -52,7 +55,11 @@ struct ParseResult {
   std::vector<Point> points;
   std::vector<ParseError> errors;  // non-empty means: refuse the whole body
   size_t error_count = 0;          // every bad line/point, kept in `errors` or not
+  bool too_many_points = false;    // over ParseOptions::max_points (one error says so)
 };
+
+// Checks `count` against options.max_points: false (and the error recorded) when over.
+bool WithinMaxPoints(ParseResult& result, const ParseOptions& options, size_t count);
 
 ParseResult ParseLineProtocol(std::string_view body, const ParseOptions& options);
 

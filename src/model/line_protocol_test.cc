@@ -34,6 +34,19 @@ ParseError ParseBad(std::string_view body) {
   return r.errors.empty() ? ParseError{} : r.errors[0];
 }
 
+TEST(LineProtocolTest, MorePointsThanMaxPointsRefuseTheBodyBeforeParsing) {
+  ParseOptions o;
+  o.max_points = 3;
+  ParseResult ok = ParseLineProtocol("# c\na v=1\n\nb v=2\n  # d\nc v=3", o);
+  EXPECT_TRUE(ok.errors.empty());
+  EXPECT_EQ(ok.points.size(), 3u);
+  ParseResult over = ParseLineProtocol("a v=1\nb v=2\nc v=3\nd v=4\n", o);
+  EXPECT_TRUE(over.too_many_points);
+  EXPECT_TRUE(over.points.empty());
+  ASSERT_EQ(over.errors.size(), 1u);
+  EXPECT_NE(over.errors[0].reason.find("more than 3 points"), std::string::npos);
+}
+
 TEST(LineProtocolTest, ParsesEveryValueType) {
   Point p = ParseOne(
       "cpu,host=a,region=us-west i=-12i,u=12u,f=1.5,neg=-2,e=1e3,E=1.5E-3,dot=.5,"

@@ -437,6 +437,7 @@ ParseResult ParsePbJsonPoints(std::string_view body, const ParseOptions& options
     }
   };
   auto parse_array = [&](simdjson::dom::array array) {
+    if (!WithinMaxPoints(result, options, array.size())) return;
     result.points.reserve(array.size());
     int index = 0;
     for (element e : array) parse_one(e, ++index);
