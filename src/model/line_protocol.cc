@@ -613,7 +613,7 @@ void AppendArrayElement(std::string& out, const ArrayElement& e) {
 
 ParseResult ParseLineProtocol(std::string_view body, const ParseOptions& options) {
   ParseResult result;
-  if (options.max_points > 0) {
+  if (options.max_points > 0 && body.size() > options.max_points) {  // else fewer lines
     // Lines bound points from above (comments and blank lines count too): a cheap scan keeps a
     // body of millions of tiny lines from becoming millions of points first.
     size_t lines = static_cast<size_t>(std::count(body.begin(), body.end(), '\n'));
