@@ -322,6 +322,8 @@
     }
   }
 
+  // No inline handlers: the page's Content-Security-Policy allows only its own scripts.
+  $('explorer').addEventListener('submit', (e) => e.preventDefault());
   $('measurement').addEventListener('change', () => { fillFields(); refreshExplorer(false); });
   $('field').addEventListener('change', () => refreshExplorer(false));
   // Remember which tracebacks are open, so a refresh keeps them open.

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "common/logging.h"
+#include "common/strings.h"
 
 namespace pythond::ingest {
 
@@ -282,6 +283,14 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
         static_cast<http::status>(a.status), version);
     res->set(http::field::server, "pythond");
     res->set(http::field::content_type, a.content_type);
+    // Browsers must not guess types, frame the agent, or run anything an answer might hold;
+    // the status page loads only its own files (and a data: icon).
+    res->set("X-Content-Type-Options", "nosniff");
+    res->set("Content-Security-Policy",
+             StartsWith(a.content_type, "text/html")
+                 ? "default-src 'self'; img-src 'self' data:; base-uri 'none'; "
+                   "form-action 'none'; frame-ancestors 'none'"
+                 : "default-src 'none'; frame-ancestors 'none'");
     for (const auto& [name, value] : a.headers) res->set(name, value);
     res->keep_alive(keep_alive);
     res->body() = std::move(a.body);

@@ -52,7 +52,6 @@ void AddWebAssetRoutes(std::map<std::string, std::function<Answer()>>* routes) {
       answer.body = std::string(asset->body);
       answer.content_type = std::string(asset->content_type);
       answer.headers.emplace_back("Cache-Control", std::string(asset->cache_control));
-      answer.headers.emplace_back("X-Content-Type-Options", "nosniff");
       return answer;
     };
   }

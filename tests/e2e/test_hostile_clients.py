@@ -126,6 +126,19 @@ class HostileClientsTest(unittest.TestCase):
                                        headers={"Origin": "http://" + self.agent.address})
         self.assertEqual(status, 200, body)
 
+    def test_answers_tell_browsers_not_to_sniff_frame_or_run_them(self):
+        host, port = self.agent.address.rsplit(":", 1)
+        for path, csp in (("/v1/stats", "default-src 'none'"), ("/v1/nope", "default-src 'none'"),
+                          ("/", "default-src 'self'")):
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            conn.close()
+            self.assertEqual(resp.getheader("X-Content-Type-Options"), "nosniff", path)
+            self.assertIn(csp, resp.getheader("Content-Security-Policy"), path)
+            self.assertIn("frame-ancestors 'none'", resp.getheader("Content-Security-Policy"))
+
     def test_refusals_come_before_the_body(self):
         # 30 MB announced, none sent: the answer must not wait for it.
         for head, want in (
