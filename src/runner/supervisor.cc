@@ -649,7 +649,7 @@ void Supervisor::OnHello(size_t index, simdjson::dom::element doc) {
       if (p["id"].get(id) != simdjson::SUCCESS) continue;
       plugin.worker_id = static_cast<int>(id);
       PluginStats& s = plugin.stats;
-      s.name = GetString(p, "name");
+      s.name = SafeName(GetString(p, "name"));  // as the API makes the SDK's header
       s.module = GetString(p, "module");
       s.class_name = GetString(p, "class");
       s.file = GetString(p, "file");
@@ -946,10 +946,14 @@ void Supervisor::OnOutput(size_t index, std::string_view line, bool is_stderr, s
     return;
   }
   auto level = LineLevel(line, is_stderr);
+  // A script's bytes reach a terminal or a log viewer: control characters (ESC sequences, CR
+  // overwriting the line) are shown escaped.
+  const std::string shown = LogSafe(line, line.size());
+  const std::string shown_who = LogSafe(who, who.size());
   if (truncated) {
-    spdlog::log(level, "[{}] {}… ({} more bytes cut)", who, line, truncated);
+    spdlog::log(level, "[{}] {}… ({} more bytes cut)", shown_who, shown, truncated);
   } else {
-    spdlog::log(level, "[{}] {}", who, line);
+    spdlog::log(level, "[{}] {}", shown_who, shown);
   }
 }
 

@@ -21,6 +21,20 @@ class Beat(DataKitFramework):
         self.feed_metric(measurement="beat_%s", fields={"v": 1})
 '''
 
+ESCAPES = '''
+import sys
+from datakit_framework import DataKitFramework
+
+class Escapes(DataKitFramework):
+    name = "esc\\x1b[31mred"
+    interval = 1
+
+    def run(self):
+        print("clear\\x1b[2Jscreen\\rover")
+        sys.stdout.flush()
+        self.feed_metric(measurement="escapes", fields={"v": 1})
+'''
+
 FORGES_PROTOCOL = '''
 import os
 from datakit_framework import DataKitFramework
@@ -158,6 +172,7 @@ class HostileScriptsTest(unittest.TestCase):
             "python.d/shadow/sqlite3.py": SQLITE3_NAMED,
             "python.d/shadow/user.py": USES_SQLITE3,
             "python.d/fds/fds.py": FD_REPORT,
+            "python.d/forge/escapes.py": ESCAPES,
         }).start()
 
     @classmethod
@@ -196,6 +211,15 @@ class HostileScriptsTest(unittest.TestCase):
                              for line in after_kill()), 15, "the restarted worker")
         n = self.agent.count("measurement = 'beat_closer'")
         wait_for(lambda: self.agent.count("measurement = 'beat_closer'") > n, 15, "more beats")
+
+    def test_control_characters_from_scripts_reach_the_log_escaped(self):
+        wait_for(lambda: "clear\\x1b[2Jscreen\\rover" in self.agent.log(), 15, "the line")
+        log = self.agent.log()
+        # The plugin's name is made safe where it is read (as the API makes the SDK's header).
+        self.assertIn("esc\ufffd[31mred] clear\\x1b[2Jscreen\\rover", log)
+        self.assertIsNotNone(self.agent.plugin("forge", "esc\ufffd[31mred"))
+        self.assertNotIn("\x1b", log)
+        self.assertNotIn("\r", log)
 
     def test_last_lines_before_an_exit_are_read(self):
         cli = wait_for(lambda: (lambda t: "exited with status 7" in t and t)(
