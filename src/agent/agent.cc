@@ -309,6 +309,7 @@ int RunAgent(const RunOptions& options) {
   http_options.header_timeout_ns = cfg.header_timeout_ns;
   http_options.read_timeout_ns = cfg.read_timeout_ns;
   http_options.max_connections = cfg.max_connections;
+  http_options.max_connections_per_client = cfg.max_connections_per_client;
   // Backpressure (docs/STORE.md): while the store's queue is full, writes wait with their body
   // unread for up to [store] write_wait, then 503. dry=true writes store nothing: never held.
   http_options.hold_body = [&fanout](std::string_view target) {

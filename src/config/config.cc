@@ -238,6 +238,15 @@ class Loader {
         errors_.push_back(Where(file, *n) + ": http_api.max_connections must be 1..1000000");
       }
     }
+    if (const toml::node* n = t->get("max_connections_per_client")) {
+      auto v = n->value<int64_t>();
+      if (v && *v > 0 && *v <= 1'000'000) {
+        config_.max_connections_per_client = static_cast<size_t>(*v);
+      } else {
+        errors_.push_back(Where(file, *n) +
+                          ": http_api.max_connections_per_client must be 1..1000000");
+      }
+    }
     if (const toml::node* n = t->get("max_points_per_request")) {
       auto v = n->value<int64_t>();
       if (v && *v >= 0 && *v <= 100'000'000) {
@@ -259,7 +268,7 @@ class Loader {
     WarnUnknownKeys(file, *t, "http_api",
                     {"listen", "public_apis", "allowed_hosts", "allowed_origins", "max_body_mb",
                      "max_points_per_request", "timeout", "header_timeout", "max_connections",
-                     "request_rate_limit"});
+                     "max_connections_per_client", "request_rate_limit"});
   }
 
   void LoadAgent(const std::string& file, const toml::node& node) {
@@ -1040,6 +1049,8 @@ std::vector<std::string> AgentSettingsChanged(const Config& a, const Config& b) 
   check(a.header_timeout_ns == b.header_timeout_ns, "http_api.header_timeout");
   check(a.read_timeout_ns == b.read_timeout_ns, "http_api.timeout");
   check(a.max_connections == b.max_connections, "http_api.max_connections");
+  check(a.max_connections_per_client == b.max_connections_per_client,
+        "http_api.max_connections_per_client");
   check(a.request_rate_limit == b.request_rate_limit, "http_api.request_rate_limit");
   check(a.global_tags == b.global_tags, "global_tags");
   check(a.state_dir == b.state_dir, "agent.state_dir");

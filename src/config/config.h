@@ -159,7 +159,8 @@ struct Config {
   // origins whose pages may POST (docs/SECURITY.md); "*" allows any.
   std::vector<std::string> allowed_hosts;
   std::vector<std::string> allowed_origins;
-  size_t max_points_per_request = 100'000;     // 0: no limit
+  size_t max_points_per_request = 100'000;  // 0: no limit
+  size_t max_connections_per_client = 256;
   uint64_t max_body_bytes = 32 << 20;          // larger request bodies get 413
   int64_t header_timeout_ns = 10'000'000'000;  // to receive a request's headers
   int64_t read_timeout_ns = 30'000'000'000;    // to receive a whole request (slow clients)

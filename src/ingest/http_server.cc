@@ -54,26 +54,51 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
         server_(server),
         alive_(server->alive_),
         open_connections_(server->open_connections_),
-        options_(server->options_) {
+        options_(server->options_),
+        per_client_(server->per_client_) {
     ++*open_connections_;
     beast::error_code ec;
     auto remote = stream_.socket().remote_endpoint(ec);
-    loopback_ = !ec && remote.address().is_loopback();
-    if (!ec && remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()) {
-      loopback_ =
-          asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).is_loopback();
+    auto address = remote.address();
+    if (!ec && address.is_v6() && address.to_v6().is_v4_mapped()) {
+      address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    }
+    loopback_ = !ec && address.is_loopback();
+    client_ = ec ? std::string("?") : address.to_string();
+    ++(*per_client_)[client_];
+  }
+  ~Session() {
+    --*open_connections_;
+    if (auto it = per_client_->find(client_); it != per_client_->end() && --it->second == 0) {
+      per_client_->erase(it);
     }
   }
-  ~Session() { --*open_connections_; }
 
   void Start() { Read(); }
 
-  // Answers 503 and closes: the server is at its connection limit.
-  void RefuseBusy() {
-    Reply(ErrorAnswer(503, "datakit.tooManyConnections",
-                      "the agent serves at most " + std::to_string(options_.max_connections) +
-                          " connections (see [http_api] max_connections)"),
-          false, 11, true);
+  // Why this connection may not be served ("" when it may): the limits count it already.
+  std::string OverLimit() const {
+    const size_t open = *open_connections_;
+    if (open > options_.max_connections) {
+      return "the agent serves at most " + std::to_string(options_.max_connections) +
+             " connections (see [http_api] max_connections)";
+    }
+    const size_t reserved = std::min(options_.loopback_reserved, options_.max_connections / 4);
+    if (!loopback_ && open > options_.max_connections - reserved) {
+      return "the last " + std::to_string(reserved) + " of " +
+             std::to_string(options_.max_connections) +
+             " connections are kept for loopback clients (see [http_api] max_connections)";
+    }
+    if (per_client_->at(client_) > options_.max_connections_per_client) {
+      return "one client may hold at most " + std::to_string(options_.max_connections_per_client) +
+             " connections (see [http_api] max_connections_per_client)";
+    }
+    return "";
+  }
+
+  // Answers 503 and closes: a connection limit is reached.
+  void RefuseBusy(const std::string& why) {
+    Reply(ErrorAnswer(503, "datakit.tooManyConnections", why), false, 11, true);
   }
 
  private:
@@ -336,6 +361,8 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
   std::shared_ptr<bool> alive_;  // false once the server stopped: server_ may be gone
   std::shared_ptr<size_t> open_connections_;
   const HttpServerOptions options_;
+  std::shared_ptr<std::unordered_map<std::string, size_t>> per_client_;
+  std::string client_;  // the peer's address
   bool loopback_ = false;
   bool admitted_ = false;
   bool screened_ = false;  // the headers passed options_.screen
@@ -368,6 +395,7 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler 
       accept_retry_(io),
       alive_(std::make_shared<bool>(true)),
       open_connections_(std::make_shared<size_t>(0)),
+      per_client_(std::make_shared<std::unordered_map<std::string, size_t>>()),
       park_timer_(io) {}
 
 HttpServer::~HttpServer() { Stop(); }
@@ -415,9 +443,9 @@ void HttpServer::Accept() {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
       auto session = std::make_shared<Session>(std::move(socket), this);
-      if (*open_connections_ > options_.max_connections) {
+      if (std::string why = session->OverLimit(); !why.empty()) {
         ++refused_connections_;
-        session->RefuseBusy();
+        session->RefuseBusy(why);
       } else {
         session->Start();
       }

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -31,6 +32,11 @@ struct HttpServerOptions {
   int64_t header_timeout_ns = 10'000'000'000;  // idle keep-alive or slow headers: closed
   int64_t read_timeout_ns = 30'000'000'000;    // a whole request, headers and body
   size_t max_connections = 1024;               // beyond: 503 and close
+  // One client address (all its ports) may hold at most this many; and the last
+  // loopback_reserved of max_connections are kept for loopback clients (scripts, the operator)
+  // while other hosts fill the rest. Both answered 503 and closed.
+  size_t max_connections_per_client = 256;
+  size_t loopback_reserved = 64;
   // Backpressure: when set and true for a request's target (the agent: a write while the
   // store's queue is full), its body is left unread until it returns false — TCP slows the
   // client down — and after write_wait_ns the answer is 503 datakit.busy. Checked on the event
@@ -75,6 +81,8 @@ class HttpServer {
   boost::asio::steady_timer accept_retry_;
   std::shared_ptr<bool> alive_;  // sessions check it before calling the handler
   std::shared_ptr<size_t> open_connections_;
+  // Open connections by client address (sessions may outlive the server: shared).
+  std::shared_ptr<std::unordered_map<std::string, size_t>> per_client_;
   uint64_t refused_connections_ = 0;
   boost::asio::steady_timer park_timer_;
   bool park_timer_armed_ = false;

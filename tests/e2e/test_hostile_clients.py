@@ -175,6 +175,35 @@ class AgentLimitsTest(unittest.TestCase):
         self.assertIn("listen address ':0' names no host", out.stdout + out.stderr)
         self.assertIn('"0.0.0.0:0" (every interface', out.stdout + out.stderr)
 
+    def test_one_client_cannot_take_every_connection(self):
+        conf = AGENT_CONF.replace('listen = "127.0.0.1:0"',
+                                  'listen = "127.0.0.1:0"\nmax_connections_per_client = 3')
+        agent = Agent(agent_conf=conf)
+        self.addCleanup(agent.cleanup)
+        agent.start()
+        host, port = agent.address.rsplit(":", 1)
+
+        def ping_from(source):
+            sock = socket.create_connection((host, int(port)), timeout=10,
+                                            source_address=(source, 0))
+            sock.sendall(b"GET /v1/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            return sock, sock.recv(4096)
+
+        held = []
+        for _ in range(3):
+            sock, reply = ping_from("127.0.0.2")
+            held.append(sock)
+            self.assertIn(b" 200 ", reply.split(b"\r\n")[0])
+        sock, reply = ping_from("127.0.0.2")  # a fourth from the same address
+        held.append(sock)
+        self.assertIn(b" 503 ", reply.split(b"\r\n")[0])
+        self.assertIn(b"one client may hold at most 3 connections", reply)
+        sock, reply = ping_from("127.0.0.3")  # another client still gets in
+        held.append(sock)
+        self.assertIn(b" 200 ", reply.split(b"\r\n")[0])
+        for sock in held:
+            sock.close()
+
     def test_the_store_is_owner_only(self):
         agent = Agent()
         self.addCleanup(agent.cleanup)
