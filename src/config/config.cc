@@ -60,7 +60,7 @@ class Loader {
     for (const GitRepoConfig* repo : config_.enabled_repos()) {
       auto over = repo_dirs_.find(repo->name);
       fs::path dir = over != repo_dirs_.end() ? over->second : config_.gitrepos_dir() / repo->name;
-      std::vector<fs::path> repo_files = ConfFiles(dir / "conf.d");
+      std::vector<fs::path> repo_files = ConfFiles(dir / "conf.d", dir);
       std::sort(repo_files.begin(), repo_files.end());
       current_repo_ = repo->name;
       for (const auto& f : repo_files) LoadFile(f, false);
@@ -77,8 +77,10 @@ class Loader {
   }
 
  private:
-  // Every *.conf under `conf_d` (recursively), unsorted.
-  std::vector<fs::path> ConfFiles(const fs::path& conf_d) {
+  // Every *.conf under `conf_d` (recursively), unsorted. With `confined_to` (a repository's
+  // checkout), a symlink to a folder or file outside it is skipped with a warning: what a
+  // remote repository holds must not make the agent read the host's other files.
+  std::vector<fs::path> ConfFiles(const fs::path& conf_d, const fs::path& confined_to = {}) {
     std::vector<fs::path> files;
     std::error_code ec;
     if (fs::is_directory(conf_d, ec)) {
@@ -86,16 +88,29 @@ class Loader {
       // loop or two links to one folder cannot load an input twice.
       std::set<fs::path> seen_dirs{fs::weakly_canonical(conf_d, ec)};
       std::set<fs::path> seen_files;
+      const fs::path jail =
+          confined_to.empty() ? fs::path() : fs::weakly_canonical(confined_to, ec);
+      auto outside = [&](const fs::path& real) {
+        if (jail.empty()) return false;
+        auto rel = real.lexically_relative(jail);
+        return rel.empty() || *rel.begin() == "..";
+      };
       for (auto it = fs::recursive_directory_iterator(
                conf_d, fs::directory_options::follow_directory_symlink, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         std::error_code entry_ec;
-        if (it->is_directory(entry_ec)) {
-          if (!seen_dirs.insert(fs::weakly_canonical(it->path(), entry_ec)).second) {
-            it.disable_recursion_pending();
-          }
+        const fs::path real = fs::weakly_canonical(it->path(), entry_ec);
+        const bool is_dir = it->is_directory(entry_ec);
+        if ((is_dir || it->path().extension() == ".conf") && outside(real)) {
+          config_.warnings.push_back(it->path().string() + ": a link out of the repository (to " +
+                                     real.string() + ") is not followed");
+          if (is_dir) it.disable_recursion_pending();
+          continue;
+        }
+        if (is_dir) {
+          if (!seen_dirs.insert(real).second) it.disable_recursion_pending();
         } else if (it->is_regular_file(entry_ec) && it->path().extension() == ".conf" &&
-                   seen_files.insert(fs::weakly_canonical(it->path(), entry_ec)).second) {
+                   seen_files.insert(real).second) {
           files.push_back(it->path());
         }
       }

@@ -549,6 +549,34 @@ url = "file:///d/conf.git"
   EXPECT_THAT(m, HasSubstr("gitrepos/other/conf.d/dup.conf:1"));
 }
 
+// A repository's conf.d walk followed directory symlinks anywhere on the host.
+TEST(ConfigTest, ARepositorysLinksOutOfItsCheckoutAreNotFollowed) {
+  testing::TempDir root;
+  root.Write("conf.d/agent.conf",
+             "[[git_repos.repo]]\nenable = true\nurl = \"file:///a/conf.git\"\n");
+  root.Write("elsewhere/secret.conf",
+             "[[inputs.pythond]]\nname='stolen'\ncmd='python3'\ndirs=['a']\n");
+  root.Write("gitrepos/conf/conf.d/ok.conf",
+             "[[inputs.pythond]]\nname='ok'\ncmd='python3'\ndirs=['a']\n");
+  root.Write("gitrepos/conf/shared/inner.conf",
+             "[[inputs.pythond]]\nname='inner'\ncmd='python3'\ndirs=['a']\n");
+  std::filesystem::create_directory_symlink(root.path() / "elsewhere",
+                                            root.path() / "gitrepos/conf/conf.d/out");
+  std::filesystem::create_symlink(root.path() / "elsewhere/secret.conf",
+                                  root.path() / "gitrepos/conf/conf.d/file.conf");
+  std::filesystem::create_directory_symlink("../shared", root.path() / "gitrepos/conf/conf.d/in");
+  auto cfg = LoadConfig(root.path(), FakeEnv({}));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  std::vector<std::string> names;
+  for (const auto& in : cfg->inputs) names.push_back(in.name);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"inner", "ok"}));
+  std::string warnings;
+  for (const auto& w : cfg->warnings) warnings += w + "\n";
+  EXPECT_THAT(warnings, HasSubstr("conf.d/out: a link out of the repository"));
+  EXPECT_THAT(warnings, HasSubstr("conf.d/file.conf: a link out of the repository"));
+}
+
 TEST(MaskUrlTest, PasswordsAreMaskedUserNamesKept) {
   EXPECT_EQ(MaskUrl("https://u:secret@h/x.git"), "https://u:***@h/x.git");
   EXPECT_EQ(MaskUrl("ssh://git@h/x.git"), "ssh://git@h/x.git");
