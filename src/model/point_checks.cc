@@ -434,7 +434,9 @@ class Repairer {
       std::replace(v.begin(), v.end(), '\n', ' ');
     }
     if (Over(v.size(), l_.max_tag_value_len)) {
-      const size_t n = Utf8PrefixLength(v, l_.max_tag_value_len);
+      size_t n = Utf8PrefixLength(v, l_.max_tag_value_len);
+      // The cut must not leave a trailing '\' (the rule above; found by fuzz_point_checks).
+      while (n > 0 && v[n - 1] == '\\') --n;
       Warn(CheckReason::kTagValueTooLong,
            "tag " + Q(t.key) + " value is " + Num(v.size()) + " bytes, truncated to " + Num(n));
       v.resize(n);

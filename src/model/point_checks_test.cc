@@ -499,6 +499,18 @@ TEST(CheckPointTest, LongTagValueIsTruncatedUtf8Safe) {
                                                     CheckReason::kTagValueTooLong}));
 }
 
+// Found by fuzz_point_checks: a cut that ended on '\\' left the trailing backslash the rule
+// removes, so a second pass changed the point again.
+TEST(CheckPointTest, ATruncatedTagValueDoesNotEndWithABackslash) {
+  CheckLimits l;
+  l.max_tag_value_len = 4;
+  Point p = MakePoint("m", {{"k", "ab\\\\cdef"}}, {{"f", 1.0}});
+  CheckOutcome out = CheckPoint(Category::kMetric, p, l);
+  EXPECT_EQ(p.tags[0].value, "ab");
+  EXPECT_EQ(Reasons(out), std::vector<CheckReason>{CheckReason::kTagValueTooLong});
+  EXPECT_TRUE(CheckPoint(Category::kMetric, p, l).warnings.empty());
+}
+
 TEST(CheckPointTest, EmptyTagValueIsKept) {
   Point p = MakePoint("m", {{"k", ""}}, {{"f", 1.0}});
   CheckOutcome out = CheckPoint(Category::kMetric, p, kDefaults);
