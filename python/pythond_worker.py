@@ -841,17 +841,18 @@ class Worker:
             "errors": self.errors,
         })
 
-    def run(self, plugin_id, due_ns):
+    def run(self, plugin_id, due_ns, token=""):
         if not 0 <= plugin_id < len(self.plugins):
             return
-        self.pool.submit(lambda: self._run_one(plugin_id, due_ns))
+        self.pool.submit(lambda: self._run_one(plugin_id, due_ns, token))
 
-    def _run_one(self, plugin_id, due_ns):
+    def _run_one(self, plugin_id, due_ns, token):
         started_ns = time.monotonic_ns()
         with self.running_lock:
             self.running[plugin_id] = threading.get_ident()
         instance, _ = self.plugins[plugin_id]
-        result = {"t": "done", "id": plugin_id, "ok": True}
+        # `run`: the agent's token for this run, echoed so that it knows the answer is ours.
+        result = {"t": "done", "id": plugin_id, "ok": True, "run": token}
         if due_ns:
             result["lateness"] = (started_ns - due_ns) / 1e9
         _current.plugin_id = plugin_id
@@ -882,14 +883,14 @@ class Worker:
             _send(result)
         except BaseException as exc:  # never leave the agent waiting for this run
             _send({"t": "done", "id": plugin_id, "ok": False, "duration": result["duration"],
-                   "error": "pythond worker could not report the run: %s"
-                            % _exception_summary(exc)})
+                   "run": token, "error": "pythond worker could not report the run: %s"
+                                          % _exception_summary(exc)})
         finally:
             with self.running_lock:
                 self.running.pop(plugin_id, None)
                 self.all_done.notify_all()
 
-    def stack(self, plugin_id):
+    def stack(self, plugin_id, token=""):
         """Where the run of plugin_id is now: the Python stack of its thread."""
         with self.running_lock:
             ident = self.running.get(plugin_id)
@@ -907,7 +908,7 @@ class Worker:
                 text = _cut("".join(traceback.format_list(frames)))
             except BaseException:
                 text = "<stack unavailable>"
-        _send({"t": "stack", "id": plugin_id, "stack": text})
+        _send({"t": "stack", "id": plugin_id, "stack": text, "run": token})
 
     def wait_runs(self, seconds):
         """At stop: lets running plugins finish, for at most `seconds`."""
@@ -972,11 +973,12 @@ def main():
             continue
         kind = message.get("t")
         if kind == "run" and not stopping:
-            worker.run(int(message.get("id", -1)), int(message.get("due", 0)))
+            worker.run(int(message.get("id", -1)), int(message.get("due", 0)),
+                       str(message.get("run", "")))
         elif kind == "ack":
             transport.answer(message)
         elif kind == "stack":
-            worker.stack(int(message.get("id", -1)))
+            worker.stack(int(message.get("id", -1)), str(message.get("run", "")))
         elif kind == "stop" and not stopping:
             # Graceful stop: no new runs come; running ones get the grace period to finish
             # while this loop keeps delivering the agent's answers to their writes.

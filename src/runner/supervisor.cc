@@ -813,6 +813,13 @@ void Supervisor::OnRunDone(size_t index, simdjson::dom::element doc) {
         u.label, plugin.stats.name);
     return;
   }
+  if (GetString(doc, "run") != plugin.run_token) {
+    LOG_ERROR(
+        "input '{}': 'done' for plugin {} without its run's token (a script writing to "
+        "fd 3?); ignored",
+        u.label, plugin.stats.name);
+    return;
+  }
   deadlines_.erase({plugin.run_deadline_ns, plugin.sched_id});
   deadlines_.erase({plugin.recycle_deadline_ns, plugin.sched_id});
   plugin.run_deadline_ns = 0;
@@ -882,6 +889,13 @@ void Supervisor::OnStack(size_t index, simdjson::dom::element doc) {
   if (it == u.plugin_by_worker_id.end()) return;
   Plugin& p = u.plugins[it->second];
   if (p.run_started_ns == 0) return;  // it returned meanwhile
+  if (GetString(doc, "run") != p.run_token) {
+    LOG_ERROR(
+        "input '{}': 'stack' for plugin {} without its run's token (a script writing to "
+        "fd 3?); ignored",
+        u.label, p.stats.name);
+    return;
+  }
   std::string stack(GetString(doc, "stack"));
   p.stats.last_traceback = "Stuck at (most recent call last):\n" + stack;
   std::string text = PluginLabel(u, p) + " " + p.stats.last_error + "; stuck at:\n" + stack;
@@ -1096,8 +1110,9 @@ void Supervisor::OnTimer() {
         cfg.recycle_stuck_after_ns > 0 ? cfg.recycle_stuck_after_ns : p.timeout_ns;
     p.recycle_deadline_ns = p.run_deadline_ns + recycle_after;
     deadlines_.emplace(p.recycle_deadline_ns, id);
+    p.run_token = NewRunToken();
     u.worker->Send("{\"t\":\"run\",\"id\":" + std::to_string(p.worker_id) +
-                   ",\"due\":" + std::to_string(due) + "}");
+                   ",\"due\":" + std::to_string(due) + ",\"run\":\"" + p.run_token + "\"}");
   }
   ArmTimer();
 }
@@ -1125,7 +1140,8 @@ void Supervisor::CheckDeadlines(int64_t now_ns) {
       CliLog(spdlog::level::err, text);
       // Ask where it is stuck; the answer ("stack") is logged and kept in its stats.
       if (u.worker && !u.exited) {
-        u.worker->Send("{\"t\":\"stack\",\"id\":" + std::to_string(p.worker_id) + "}");
+        u.worker->Send("{\"t\":\"stack\",\"id\":" + std::to_string(p.worker_id) + ",\"run\":\"" +
+                       p.run_token + "\"}");
       }
     } else if (p.recycle_deadline_ns == when) {
       p.recycle_deadline_ns = 0;
@@ -1250,6 +1266,17 @@ void Supervisor::MaybeFinishStop() {
   auto done = std::move(stop_done_);
   stop_done_ = nullptr;
   asio::post(io_, std::move(done));
+}
+
+std::string Supervisor::NewRunToken() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t bits = run_token_rng_();
+  std::string token(16, '0');
+  for (char& c : token) {
+    c = kHex[bits & 15];
+    bits >>= 4;
+  }
+  return token;
 }
 
 bool Supervisor::Knows(std::string_view input, std::string_view plugin) const {

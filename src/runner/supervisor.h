@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <string_view>
@@ -229,7 +230,10 @@ class Supervisor {
     Window durations, lateness;
     bool registered = false;
     int64_t timeout_ns = 0;
-    int64_t run_started_ns = 0;   // monotonic; 0: not running
+    int64_t run_started_ns = 0;  // monotonic; 0: not running
+    // A random token sent with each run; its `done` and `stack` must carry it, so a line a
+    // script writes to fd 3 cannot end a sibling's run.
+    std::string run_token;
     int64_t run_deadline_ns = 0;  // 0: not running, or its timeout was already reported
     int64_t recycle_deadline_ns = 0;
     bool log_next_ok = true;  // the runner log gets the first ok run after a start/failure
@@ -319,6 +323,8 @@ class Supervisor {
   boost::asio::io_context& io_;
   SupervisorOptions options_;
   std::vector<Input> inputs_;
+  std::mt19937_64 run_token_rng_{std::random_device{}()};
+  std::string NewRunToken();
   std::vector<std::unique_ptr<Unit>> units_;
   Scheduler scheduler_;
   Scheduler::Id next_sched_id_ = 1;

@@ -123,16 +123,26 @@ class Surrogate(DataKitFramework):
 # Reports its own run as done (as the worker would), then kills the interpreter at once: the
 # agent reads the last protocol line before it handles the exit.
 DONE_THEN_EXIT = '''
-import os
+import os, sys, time
 from datakit_framework import DataKitFramework
+
+# The worker writes this run's "done" (with the agent's token), and the process exits right
+# after: the agent must still read that last line before it sees the exit.
+worker = sys.modules["__main__"]
+send = worker._send
+
+def send_then_exit(message):
+    send(message)
+    if message.get("t") == "done":
+        os._exit(7)
 
 class DoneThenExit(DataKitFramework):
     name = "done-then-exit"
     interval = 1
 
     def run(self):
-        os.write(3, b'{"t":"done","id":0,"ok":true,"duration":0.25}\\n')
-        os._exit(7)
+        worker._send = send_then_exit
+        time.sleep(0.25)
 '''
 
 FD_REPORT = '''
@@ -183,7 +193,8 @@ class HostileScriptsTest(unittest.TestCase):
         wait_for(lambda: self.agent.count("measurement = 'beat_forge'") >= 4, 20, "4 beats")
         log = self.agent.log()
         self.assertIn("unexpected second hello", log)
-        self.assertIn("that is not running", log)
+        # A forged "done" for a sibling: not running, or running and without its run's token.
+        self.assertTrue("that is not running" in log or "without its run's token" in log)
         self.assertIn("malformed message from worker", log)
         self.assertIsNone(self.agent.proc.poll())
 
@@ -224,7 +235,7 @@ class HostileScriptsTest(unittest.TestCase):
     def test_last_lines_before_an_exit_are_read(self):
         cli = wait_for(lambda: (lambda t: "exited with status 7" in t and t)(
             self.agent.seed_log("_datakit_pythond_cli.log")), 15, "the worker's exit")
-        self.assertIn("done-then-exit (done_then_exit.DoneThenExit) ran ok in 0.250s", cli)
+        self.assertRegex(cli, r"done-then-exit \(done_then_exit.DoneThenExit\) ran ok in 0\.2[5-9]\d*s")
         self.assertNotIn("DoneThenExit) failed", cli)
 
     def test_bad_intervals_are_made_safe(self):
@@ -248,6 +259,51 @@ class HostileScriptsTest(unittest.TestCase):
         links = json.loads(row["fields"])["message"].split()
         self.assertFalse([l for l in links if l.startswith("socket:")], links)
         self.assertFalse([l for l in links if "_datakit_pythond_cli.log" in l], links)
+
+
+SLOW_SIBLING = '''
+import time
+from datakit_framework import DataKitFramework
+
+class ASlow(DataKitFramework):
+    name = "a-slow"
+    interval = 1
+
+    def run(self):
+        time.sleep(0.6)
+        self.feed_metric(measurement="slow_sibling", fields={"v": 1})
+'''
+
+ENDS_SIBLINGS = '''
+import os, time
+from datakit_framework import DataKitFramework
+
+class BForger(DataKitFramework):
+    name = "b-forger"
+    interval = 1
+
+    def run(self):
+        # While a-slow (id 0) sleeps, claim its run is done; the agent must ignore it.
+        time.sleep(0.2)
+        os.write(3, b'{"t":"done","id":0,"ok":true,"duration":0}\\n')
+        os.write(3, b'{"t":"stack","id":0,"stack":"forged"}\\n')
+'''
+
+
+class SiblingForgeryTest(unittest.TestCase):
+    def test_a_script_cannot_end_a_siblings_run(self):
+        agent = Agent({"conf.d/sib.conf": input_conf("sib", ["sib"]),
+                       "python.d/sib/a_slow.py": SLOW_SIBLING,
+                       "python.d/sib/b_forger.py": ENDS_SIBLINGS})
+        self.addCleanup(agent.cleanup)
+        agent.start()
+        wait_for(lambda: "'done' for plugin a-slow without its run's token" in agent.log(), 20,
+                 "the forged done refused")
+        wait_for(lambda: agent.count("measurement = 'slow_sibling'") >= 2, 20, "two slow runs")
+        slow = agent.plugin("sib", "a-slow")
+        self.assertEqual(slow["failures"], 0)
+        self.assertGreaterEqual(slow["duration_s"]["p50"], 0.5, slow)  # not ended early
+        self.assertIsNone(agent.proc.poll())
 
 
 class HttpLimitsTest(unittest.TestCase):
