@@ -408,7 +408,8 @@ bool QueuedOutput::DeadLetter(const SendBatch& batch, uint64_t last_seq,
   std::error_code ec;
   fs::create_directories(deadletter_dir_, ec);
   fs::path file = deadletter_dir_ / (std::to_string(now) + "-" + std::to_string(last_seq) + ".lp");
-  Status s = WriteFileAtomic(file, text);
+  // On disk before the queue's cursor moves past these records (owner-only: they hold data).
+  Status s = WriteFileDurable(file, text);
   if (!s.ok()) {
     std::lock_guard lock(mu_);
     LOG_ERROR(

@@ -195,6 +195,8 @@ class OutputsRoundTripTest(unittest.TestCase):
         folder = os.path.join(self.agent.root, "data", "deadletter", "influx")
         files = os.listdir(folder)
         self.assertEqual(len(files), 1, files)
+        # Owner-only, like the queue it came from (and fsynced before the cursor moved).
+        self.assertEqual(os.stat(os.path.join(folder, files[0])).st_mode & 0o777, 0o600)
         with open(os.path.join(folder, files[0])) as f:
             text = f.read()
         self.assertIn("# reason: ", text)
