@@ -55,6 +55,14 @@ SendResult Classify(const StatusOr<HttpResponse>& response,
   if (std::string excerpt = BodyExcerpt(response->body, secrets); !excerpt.empty()) {
     error += ": " + excerpt;
   }
+  // Refusals of the request, not of the data: a wrong token, password or URL refuses every
+  // batch alike, so they stay queued (retried with backoff) until the configuration is fixed,
+  // instead of the whole queue turning into dead letters.
+  if (status == 401 || status == 403 || status == 404 || status == 405 || status == 407) {
+    return SendResult::Retry(std::move(error) +
+                             " (the backend refuses the requests themselves: check the output's "
+                             "url and credentials; the points stay queued)");
+  }
   if (status >= 400 && status < 500 && status != 408 && status != 429) {
     return SendResult::Reject(std::move(error));
   }

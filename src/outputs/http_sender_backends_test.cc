@@ -181,7 +181,7 @@ TEST(InfluxDbSenderBackends, InfluxDb1) {
   c.influxdb.password = "wrong password";
   sender = MakeHttpSender(c, &error);
   result = sender->Send({model::Category::kMetric, lines, 2});
-  EXPECT_EQ(result.kind, Kind::kReject);
+  EXPECT_EQ(result.kind, Kind::kRetry);  // every batch would be refused: kept queued
   EXPECT_EQ(result.error.rfind("HTTP 401: ", 0), 0u) << result.error;
   EXPECT_EQ(result.error.find("wrong password"), std::string::npos) << result.error;
 }
