@@ -126,6 +126,7 @@ Status QueuedOutput::Write(model::PointBatchPtr batch) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Status::FailedPrecondition("output '" + config_.name + "' stopped");
+    pending_points_ += batch->points.size();
     pending_.push_back(Pending{std::move(batch), nullptr, result});
   }
   wake_appender_.notify_one();
@@ -138,6 +139,7 @@ void QueuedOutput::WriteAsync(model::PointBatchPtr batch, std::function<void(Sta
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
+      pending_points_ += batch->points.size();
       pending_.push_back(Pending{std::move(batch), std::move(done), nullptr});
       wake_appender_.notify_one();
       return;
@@ -146,7 +148,9 @@ void QueuedOutput::WriteAsync(model::PointBatchPtr batch, std::function<void(Sta
   done(Status::FailedPrecondition("output '" + config_.name + "' stopped"));
 }
 
-bool QueuedOutput::HasRoom() const { return !queue_->Full(); }
+bool QueuedOutput::HasRoom() const {
+  return !queue_->Full() && pending_points_.load(std::memory_order_relaxed) < kMaxPendingPoints;
+}
 
 void QueuedOutput::Flush() {
   std::unique_lock lock(mu_);
@@ -182,6 +186,8 @@ void QueuedOutput::AppenderLoop() {
     if (pending_.empty()) break;  // stopping, nothing left
     std::deque<Pending> work;
     work.swap(pending_);
+    uint64_t work_points = 0;  // still counted in pending_points_ until appended
+    for (const Pending& p : work) work_points += p.batch->points.size();
     appending_ = true;
     lock.unlock();
 
@@ -266,6 +272,7 @@ void QueuedOutput::AppenderLoop() {
         completions.push_back([done = std::move(work[i].done), s] { done(s); });
       }
     }
+    pending_points_ -= work_points;
     appended_.notify_all();  // blocking Write()s
     lock.unlock();
     // Posted outside the lock: a completion may call back into this output.

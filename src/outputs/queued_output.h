@@ -8,6 +8,7 @@
 // counted. A slow or dead backend fills only this output's queue. docs/OUTPUTS.md.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -69,8 +70,11 @@ class QueuedOutput : public Output {
   // Blocking form (tests): appends and returns once durable.
   Status Write(model::PointBatchPtr batch) override;
   void WriteAsync(model::PointBatchPtr batch, std::function<void(Status)> done) override;
-  // False while the queue is full and overflow = "block".
+  // False while the queue is full and overflow = "block", and while batches of more than
+  // kMaxPendingPoints points wait to be appended (a disk slower than the writes: the API then
+  // holds further bodies unread, whatever the overflow policy).
   bool HasRoom() const override;
+  static constexpr uint64_t kMaxPendingPoints = 200'000;
   // Blocks until every batch written before is in the queue (not: delivered).
   void Flush() override;
   // Blocks until the queue is empty (everything delivered or dead-lettered) or `timeout_ns`
@@ -111,6 +115,8 @@ class QueuedOutput : public Output {
   std::condition_variable appended_;        // Flush(): pending_ drained
   std::condition_variable wake_forwarder_;  // stop, or Pause() interrupted
   std::deque<Pending> pending_;
+  // Points in pending_ and in the appender's hands (read by HasRoom() without the lock).
+  std::atomic<uint64_t> pending_points_{0};
   bool appending_ = false;
   bool stopping_ = false;
   bool stopped_ = false;

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -11,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "outputs/queue_files.h"
 #include "temp_dir.h"
 
 namespace pythond::outputs {
@@ -157,6 +159,49 @@ TEST_F(QueuedOutputTest, DeliversInOrderAndMergesBatchesOfOneCategory) {
   EXPECT_EQ(s.points_sent, 20u);
   EXPECT_EQ(s.queue.records, 0u);
   EXPECT_LE(s.batches_sent, 20u);
+}
+
+// A drop_oldest output's list of batches waiting for the appender grew without bound while the
+// disk was slower than the writes (its queue never reports full).
+TEST_F(QueuedOutputTest, BatchesWaitingForASlowDiskHoldFurtherWritesBack) {
+  FaultyFiles files;
+  auto opened = QueuedOutput::Open(
+      config_, dir_.path(), std::make_unique<ScriptedSender>(shared_),
+      [](std::function<void()> f) { f(); }, [] { return int64_t{1'700'000'000'000'000'000}; },
+      &files);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto& out = *opened;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  files.SetSyncHook([&] {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return release; });
+  });
+  auto many = [](size_t n) { return std::vector<std::string>(n, "m"); };
+  std::atomic<int> done{0};
+  const uint64_t half = QueuedOutput::kMaxPendingPoints / 2 + 1;
+  out->WriteAsync(Batch(model::Category::kMetric, many(half)), [&](Status s) {
+    EXPECT_TRUE(s.ok());
+    ++done;
+  });
+  EXPECT_TRUE(out->HasRoom());
+  out->WriteAsync(Batch(model::Category::kMetric, many(half)), [&](Status s) {
+    EXPECT_TRUE(s.ok());
+    ++done;
+  });
+  EXPECT_FALSE(out->HasRoom());  // the API holds the next bodies unread
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (int i = 0; i < 1000 && done < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(done.load(), 2);
+  EXPECT_TRUE(out->HasRoom());
+  files.SetSyncHook(nullptr);
 }
 
 TEST_F(QueuedOutputTest, BatchesRespectTheLimitsAndCategories) {
