@@ -12,6 +12,8 @@
 
 namespace {
 
+// Written here on purpose, apart from src/common's UTF-8 code: an oracle must not share the
+// code it checks.
 bool IsValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
