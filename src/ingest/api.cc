@@ -360,7 +360,8 @@ Answer Api::RefuseWrite(const std::string& input, const std::string& plugin, Ans
     ++e.plugin->requests;
     ++e.plugin->refused_requests;
   }
-  if (answer.status >= 400 && answer.status < 500) ++stats_.bad_requests;
+  // 4xx but 429, which rate_limited counts (as 503 is counted by busy).
+  if (answer.status >= 400 && answer.status < 500 && answer.status != 429) ++stats_.bad_requests;
   return answer;
 }
 

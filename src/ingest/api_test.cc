@@ -376,6 +376,7 @@ TEST(ApiScreenTest, TheRateLimitIsDecidedOnTheHeaders) {
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->status, 429);
   EXPECT_EQ(api.stats().rate_limited, 1u);
+  EXPECT_EQ(api.stats().bad_requests, 0u);  // counted as rate_limited, as before
   EXPECT_EQ(api.stats().inputs.at("x").refused_requests, 1u);
 }
 
